@@ -1,0 +1,2 @@
+"""The studio: video-diffusion workflows as node graphs."""
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Qt-free engine: executor, worker process and its client."""

@@ -1,0 +1,99 @@
+"""What the studio needs to know about a model family; one subclass per family, in its own module."""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from studio.engine.errors import NodeError
+from studio.models.values import Conditioning
+
+# A clip whose decoded float32 frames would pass this is refused up front: it could not fit in memory anyway.
+MAX_DECODED_BYTES = 48 * 2**30
+
+
+class ModelFamily:
+    """Adapter between the studio's nodes and one family of diffusers video pipelines."""
+
+    name: ClassVar[str]
+    pipeline_classes: ClassVar[tuple[str, ...]]
+
+    def __init__(self, pipe: Any, manifest: dict[str, Any] | None = None) -> None:
+        self.pipe = pipe
+        # studio_model.json beside model_index.json, when the folder has one: {"native_size": [w, h, f], "fps": n}
+        self.manifest = manifest or {}
+
+    @property
+    def fps(self) -> float:
+        return float(self.manifest.get("fps", 16.0))
+
+    # -- geometry
+    spatial_compression: int
+    temporal_compression: int
+    size_multiple: int  # width and height must be multiples of this
+
+    def native_size(self) -> tuple[int, int, int]:
+        """(width, height, frames) the model was trained at."""
+        raise NotImplementedError
+
+    def frames_ok(self, frames: int) -> bool:
+        return (frames - 1) % self.temporal_compression == 0
+
+    def size_problem(self, width: int, height: int, frames: int) -> tuple[str, str] | None:
+        """(parameter, message) when the family cannot take this size; checked before anything is allocated."""
+        for param, value in (("width", width), ("height", height)):
+            if value % self.size_multiple:
+                below = value // self.size_multiple * self.size_multiple
+                return param, (f"must be a multiple of {self.size_multiple} for {self.name} models, got {value} "
+                               f"(try {max(below, self.size_multiple)} or {below + self.size_multiple})")
+        if not self.frames_ok(frames):
+            t = self.temporal_compression
+            below = (frames - 1) // t * t + 1
+            return "frames", (f"{self.name} models take 1 + a multiple of {t} frames, got {frames} "
+                              f"(try {below} or {below + t})")
+        decoded = width * height * frames * 3 * 4
+        if decoded > MAX_DECODED_BYTES:
+            return "frames", (f"{width}x{height}x{frames} frames would need {decoded / 2**30:.0f} GiB just for the "
+                              f"decoded clip (limit {MAX_DECODED_BYTES / 2**30:.0f} GiB); render fewer or smaller "
+                              "frames")
+        return None
+
+    def latent_shape(self, width: int, height: int, frames: int) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    # -- text
+    def encode_prompt(self, text: str) -> Conditioning:
+        raise NotImplementedError
+
+    # -- sampling
+    schedulers: ClassVar[tuple[str, ...]] = ("default",)
+
+    def make_scheduler(self, name: str) -> Any:
+        raise NotImplementedError
+
+    def predict(self, latents: torch.Tensor, t: torch.Tensor, embeds: torch.Tensor,
+                first_frame: torch.Tensor | None) -> torch.Tensor:
+        """The model's prediction at timestep t for the current latents."""
+        raise NotImplementedError
+
+    def apply_first_frame(self, latents: torch.Tensor, first_frame: torch.Tensor | None) -> torch.Tensor:
+        return latents
+
+    # -- pixels
+    supports_first_frame: bool = False
+
+    def encode_first_frame(self, image: np.ndarray, width: int, height: int, frames: int) -> torch.Tensor:
+        raise NodeError(f"{self.name} models of this kind do not take a first frame", input="image")
+
+    def encode_video(self, frames: np.ndarray) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode(self, latents: torch.Tensor, tiled: bool) -> np.ndarray:
+        """Latents -> (F, H, W, 3) uint8 RGB frames."""
+        raise NotImplementedError
+
+
+def to_uint8(frames: np.ndarray) -> np.ndarray:
+    """Float frames in [0, 1] -> uint8, rounding to nearest (as PIL conversion of the pipeline's output does)."""
+    return np.ascontiguousarray((np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8))

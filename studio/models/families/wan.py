@@ -1,0 +1,131 @@
+"""Wan 2.1 / 2.2 text-to-video, and Wan 2.2 TI2V-style first-frame conditioning (`expand_timesteps`).
+
+Each step mirrors diffusers' WanPipeline / WanImageToVideoPipeline operation for operation, so the studio's frames
+equal the plain pipeline's for the same components, seed and settings (tests/models/test_pipeline_equivalence.py).
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from studio.models.families.base import ModelFamily, to_uint8
+from studio.models.values import Conditioning
+
+# WanPipeline's default encoder length.
+WAN_MAX_SEQUENCE_LENGTH = 512
+
+
+class WanFamily(ModelFamily):
+    name = "Wan"
+    pipeline_classes = ("WanPipeline", "WanImageToVideoPipeline")
+    schedulers = ("default", "unipc", "euler", "dpm++")
+
+    def __init__(self, pipe: Any, manifest: dict[str, Any] | None = None) -> None:
+        super().__init__(pipe, manifest)
+        self.spatial_compression = pipe.vae_scale_factor_spatial
+        self.temporal_compression = pipe.vae_scale_factor_temporal
+        self.patch = pipe.transformer.config.patch_size
+        self.size_multiple = self.spatial_compression * self.patch[1]
+        self.supports_first_frame = bool(pipe.config.get("expand_timesteps", False))
+        self.max_tokens = min(WAN_MAX_SEQUENCE_LENGTH, pipe.tokenizer.model_max_length)
+        self._latent_stats: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def native_size(self) -> tuple[int, int, int]:
+        # The folder's studio_model.json says what it was trained at; otherwise the pipeline's own defaults.
+        return tuple(self.manifest.get("native_size", (832, 480, 81)))
+
+    def latent_shape(self, width: int, height: int, frames: int) -> tuple[int, ...]:
+        return (1, self.pipe.vae.config.z_dim, (frames - 1) // self.temporal_compression + 1,
+                height // self.spatial_compression, width // self.spatial_compression)
+
+    # -- text
+    @torch.no_grad()
+    def encode_prompt(self, text: str) -> Conditioning:
+        from diffusers.pipelines.wan.pipeline_wan import prompt_clean
+
+        embeds, _ = self.pipe.encode_prompt(prompt=text, do_classifier_free_guidance=False,
+                                            max_sequence_length=self.max_tokens, device=self.pipe._execution_device)
+        tokens = len(self.pipe.tokenizer(prompt_clean(text), add_special_tokens=True).input_ids)
+        return Conditioning(text=text, embeds=embeds.to(self.pipe.transformer.dtype), tokens=tokens,
+                            max_tokens=self.max_tokens)
+
+    # -- sampling
+    def make_scheduler(self, name: str) -> Any:
+        import diffusers
+
+        config = self.pipe.scheduler.config
+        if name == "default":
+            return type(self.pipe.scheduler).from_config(config)
+        shift = config.get("flow_shift") or config.get("shift") or 1.0
+        if name == "euler":
+            return diffusers.FlowMatchEulerDiscreteScheduler(shift=shift)
+        flow = {"prediction_type": "flow_prediction", "use_flow_sigmas": True, "flow_shift": shift}
+        if name == "unipc":
+            return diffusers.UniPCMultistepScheduler(**flow)
+        return diffusers.DPMSolverMultistepScheduler(**flow)
+
+    def _timestep(self, latents: torch.Tensor, t: torch.Tensor, first_frame: torch.Tensor | None) -> torch.Tensor:
+        if not self.pipe.config.get("expand_timesteps", False):
+            return t.expand(latents.shape[0])
+        # Per-token timesteps: 0 for the given first frame (it is clean), t elsewhere.
+        mask = self._first_frame_mask(latents, first_frame)
+        return (mask[0][0][:, ::2, ::2] * t).flatten().unsqueeze(0).expand(latents.shape[0], -1)
+
+    @staticmethod
+    def _first_frame_mask(latents: torch.Tensor, first_frame: torch.Tensor | None) -> torch.Tensor:
+        mask = torch.ones((1, 1, *latents.shape[2:]), dtype=torch.float32, device=latents.device)
+        if first_frame is not None:
+            mask[:, :, 0] = 0
+        return mask
+
+    def apply_first_frame(self, latents: torch.Tensor, first_frame: torch.Tensor | None) -> torch.Tensor:
+        if first_frame is None:
+            return latents
+        mask = self._first_frame_mask(latents, first_frame)
+        return (1 - mask) * first_frame + mask * latents
+
+    def predict(self, latents: torch.Tensor, t: torch.Tensor, embeds: torch.Tensor,
+                first_frame: torch.Tensor | None) -> torch.Tensor:
+        transformer = self.pipe.transformer
+        model_input = self.apply_first_frame(latents, first_frame).to(transformer.dtype)
+        return transformer(hidden_states=model_input, timestep=self._timestep(latents, t, first_frame),
+                           encoder_hidden_states=embeds, return_dict=False)[0]
+
+    # -- pixels
+    def _stats(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        config = self.pipe.vae.config
+        mean = torch.tensor(config.latents_mean).view(1, config.z_dim, 1, 1, 1).to(device, dtype)
+        inverse_std = 1.0 / torch.tensor(config.latents_std).view(1, config.z_dim, 1, 1, 1).to(device, dtype)
+        return mean, inverse_std
+
+    def _encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        vae = self.pipe.vae
+        latents = vae.encode(pixels.to(device=vae.device, dtype=vae.dtype)).latent_dist.mode()
+        latents = latents.to(self.pipe._execution_device, torch.float32)
+        mean, inverse_std = self._stats(latents.device, latents.dtype)
+        return (latents - mean) * inverse_std
+
+    @torch.no_grad()
+    def encode_first_frame(self, image: np.ndarray, width: int, height: int, frames: int) -> torch.Tensor:
+        import PIL.Image
+
+        pixels = self.pipe.video_processor.preprocess(PIL.Image.fromarray(image), height=height, width=width)
+        return self._encode(pixels.to(torch.float32).unsqueeze(2))
+
+    @torch.no_grad()
+    def encode_video(self, frames: np.ndarray) -> torch.Tensor:
+        pixels = torch.from_numpy(frames).permute(3, 0, 1, 2).unsqueeze(0).to(torch.float32) / 127.5 - 1.0
+        return self._encode(pixels)
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor, tiled: bool) -> np.ndarray:
+        vae = self.pipe.vae
+        latents = latents.to(vae.device, dtype=vae.dtype)
+        mean, inverse_std = self._stats(latents.device, latents.dtype)
+        latents = latents / inverse_std + mean
+        vae.enable_tiling() if tiled else vae.disable_tiling()
+        video = vae.decode(latents, return_dict=False)[0]
+        frames = self.pipe.video_processor.postprocess_video(video, output_type="np")[0]
+        return to_uint8(frames)

@@ -1,0 +1,80 @@
+"""The denoising loop behind the Sampler node: family-agnostic, cancellable between steps, reporting every step."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from studio.engine.context import RunContext
+from studio.engine.errors import NodeError
+from studio.models.values import Guider, Latent, LoadedModel, Conditioning
+
+GUIDER_CLASSES = {
+    "cfg": "ClassifierFreeGuidance",
+    "cfg_zero_star": "ClassifierFreeZeroStarGuidance",
+    "apg": "AdaptiveProjectedGuidance",
+    "tangential_cfg": "TangentialClassifierFreeGuidance",
+}
+
+
+def make_guider(guider: Guider) -> Any:
+    """A fresh diffusers guider: some keep state across steps (APG's momentum), so never share one between runs."""
+    import diffusers.guiders
+
+    return getattr(diffusers.guiders, GUIDER_CLASSES[guider.method])(guidance_scale=guider.scale)
+
+
+def initial_latents(model: LoadedModel, latent: Latent, scheduler: Any, timesteps: torch.Tensor,
+                    noise: torch.Tensor) -> torch.Tensor:
+    """Pure noise for a full denoise; otherwise the given latents noised to the first remaining timestep."""
+    if len(timesteps) == len(scheduler.timesteps):
+        scheduler.set_begin_index(0)
+        return noise
+    if latent.samples is None:
+        raise NodeError("denoise below 1 keeps part of the input clip, but an Empty Latent Video has none: "
+                        "connect an Encode Video latent, or set denoise to 1", param="denoise")
+    start = timesteps[:1]
+    if hasattr(scheduler, "add_noise"):
+        return scheduler.add_noise(latent.samples, noise, start)
+    return scheduler.scale_noise(latent.samples, start, noise)
+
+
+@torch.no_grad()
+def sample(ctx: RunContext, model: LoadedModel, positive: Conditioning, guider: Guider, latent: Latent, *,
+           seed: int, steps: int, scheduler_name: str, denoise: float) -> Latent:
+    from diffusers.utils.torch_utils import randn_tensor
+
+    family = model.family
+    if scheduler_name not in family.schedulers:
+        raise NodeError(f"{family.name} models offer schedulers {', '.join(family.schedulers)}", param="scheduler")
+    device = model.pipeline._execution_device
+    scheduler = family.make_scheduler(scheduler_name)
+    scheduler.set_timesteps(steps, device=device)
+    # Like the video-to-video pipeline: denoise d keeps the last round(steps * d) steps.
+    kept = min(int(steps * denoise), steps)
+    if kept == 0:
+        raise NodeError(f"denoise {denoise} of {steps} steps leaves no step to run; raise denoise or steps",
+                        param="denoise")
+    timesteps = scheduler.timesteps[(steps - kept) * scheduler.order:]
+
+    shape = family.latent_shape(latent.width, latent.height, latent.frames)
+    # The same noise as the plain pipeline given generator=torch.Generator("cpu").manual_seed(seed).
+    noise = randn_tensor(shape, generator=torch.Generator("cpu").manual_seed(seed), device=device,
+                         dtype=torch.float32)
+    latents = initial_latents(model, latent, scheduler, timesteps, noise)
+
+    guided = guider.scale > 1.0  # as the plain pipeline: no unconditional pass at scale 1
+    negative = (guider.negative or family.encode_prompt("")).embeds if guided else None
+    combine = make_guider(guider) if guided else None
+    total = len(timesteps)
+    for index, t in enumerate(timesteps):
+        ctx.check_aborted()
+        prediction = family.predict(latents, t, positive.embeds, latent.first_frame)
+        if combine is not None:
+            unconditional = family.predict(latents, t, negative, latent.first_frame)
+            combine.set_state(index, total, t)
+            prediction = combine.forward(prediction, unconditional).pred
+        latents = scheduler.step(prediction, t, latents, return_dict=False)[0]
+        ctx.set_progress(index + 1, total)
+    latents = family.apply_first_frame(latents, latent.first_frame)
+    return Latent(latent.width, latent.height, latent.frames, samples=latents, first_frame=latent.first_frame)

@@ -1,0 +1,65 @@
+"""What flows along MODEL, CONDITIONING, GUIDER and LATENT links inside the worker."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+    from studio.models.families.base import ModelFamily
+
+
+@dataclass
+class LoadedModel:
+    path: Path
+    name: str
+    family: "ModelFamily"
+    device: str
+    dtype: str
+
+    @property
+    def pipeline(self) -> Any:
+        return self.family.pipe
+
+
+@dataclass
+class Conditioning:
+    """A prompt encoded by the model's own text encoder, with what the user needs to know about its length."""
+
+    text: str
+    embeds: "torch.Tensor"
+    tokens: int
+    max_tokens: int
+
+    @property
+    def truncated(self) -> bool:
+        return self.tokens > self.max_tokens
+
+    def report(self) -> dict[str, Any]:
+        return {"tokens": self.tokens, "max_tokens": self.max_tokens, "truncated": self.truncated}
+
+
+@dataclass
+class Guider:
+    """How conditional and unconditional predictions combine; `negative` None means the empty prompt."""
+
+    method: str
+    scale: float
+    negative: Conditioning | None = None
+
+
+@dataclass
+class Latent:
+    """A clip in the model's latent space, normalised as the transformer sees it.
+
+    `samples` is None for an empty latent (the sampler starts from pure noise, exactly as the plain pipeline does).
+    `first_frame`, when set, holds the encoded image the clip must start from.
+    """
+
+    width: int
+    height: int
+    frames: int
+    samples: "torch.Tensor | None" = None
+    first_frame: "torch.Tensor | None" = field(default=None, repr=False)

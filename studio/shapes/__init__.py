@@ -1,0 +1,1 @@
+"""Procedural shapes world: vocabulary, clip drawing and the evaluator's detector."""

@@ -1,0 +1,114 @@
+"""`studio render | validate | models` as a user runs them: real processes, real files read back with PyAV."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import pytest
+
+from tests.helpers import EXAMPLE
+
+
+def studio(*args, env=None, cwd=None):
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "studio.cli", *map(str, args)], capture_output=True, text=True,
+                          env=environment, cwd=cwd, timeout=300)
+
+
+def small(model):
+    return ["--set", f"model.path={model}", "--set", "latent.width=32", "--set", "latent.height=32",
+            "--set", "latent.frames=9", "--set", "sampler.steps=3"]
+
+
+def assert_clear_error(result, *fragments):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr
+
+
+def test_render_writes_an_h264_mp4(tiny_model, tmp_path):
+    out = tmp_path / "clip.mp4"
+    result = studio("render", EXAMPLE, "--out", out, *small(tiny_model))
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {out}" in result.stdout
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
+        assert sum(1 for _ in container.decode(stream)) == 9
+    assert "sampler done" in result.stderr  # progress, one line per node when not on a terminal
+
+
+def test_render_to_a_folder_writes_png_frames(tiny_model, tmp_path):
+    result = studio("render", EXAMPLE, "--out", f"{tmp_path}/frames/", *small(tiny_model))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [f"{i:05d}.png" for i in range(9)]
+
+
+def test_an_existing_output_needs_overwrite(tiny_model, tmp_path):
+    out = tmp_path / "clip.mp4"
+    out.write_bytes(b"earlier render")
+    assert_clear_error(studio("render", EXAMPLE, "--out", out, *small(tiny_model)), "already exists",
+                       "--overwrite")
+    assert out.read_bytes() == b"earlier render"
+    result = studio("render", EXAMPLE, "--out", out, "--overwrite", *small(tiny_model))
+    assert result.returncode == 0 and out.read_bytes() != b"earlier render"
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--out", "clip.avi"], ["--out 'clip.avi'", ".mp4"]),
+    (["--set", "sampler.steps=many"], ["node 'sampler' parameter 'steps' expects int, got 'many'"]),
+    (["--set", "sampler.speed=3"], ["node 'sampler' has no parameter 'speed'"]),
+    (["--set", "nobody.seed=3"], ["the workflow has no node 'nobody'"]),
+    (["--set", "seed"], ["expected NODE_ID.PARAM=VALUE"]),
+    (["--set", "latent.width=-4"], ["node 'latent' parameter 'width': must be at least 0"]),
+])
+def test_command_line_mistakes_get_one_clear_line(tmp_path, args, fragments):
+    assert_clear_error(studio("render", EXAMPLE, *args, cwd=tmp_path), *fragments)
+
+
+def test_a_node_failure_names_the_node_and_parameter(tmp_path):
+    result = studio("render", EXAMPLE, "--out", tmp_path / "o.mp4", "--set", f"model.path={tmp_path}/none")
+    assert_clear_error(result, "node 'model' parameter 'path': model folder not found")
+
+
+def test_a_missing_or_broken_workflow_file(tmp_path):
+    assert_clear_error(studio("render", tmp_path / "none.json", "--out", tmp_path / "o.mp4"),
+                       "workflow file not found")
+    (tmp_path / "broken.json").write_text("{oops")
+    assert_clear_error(studio("validate", tmp_path / "broken.json"), "not valid JSON (line 1")
+
+
+def test_validate_prints_every_problem(tmp_path):
+    data = json.loads(EXAMPLE.read_text())
+    data["nodes"]["sampler"]["params"]["steps"] = 0
+    data["nodes"]["decode"]["inputs"] = {}
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps(data))
+    result = studio("validate", path)
+    assert_clear_error(result, "3 problem(s)", "node 'sampler' parameter 'steps': must be at least 1",
+                       "node 'decode' input 'model': required MODEL input is not connected",
+                       "node 'decode' input 'latent': required LATENT input is not connected")
+    assert studio("validate", EXAMPLE).returncode == 0
+
+
+def test_models_lists_the_models_folder_and_the_hugging_face_cache(tiny_model, tmp_path):
+    snapshot = tmp_path / "hub" / "models--acme--tiny-wan" / "snapshots" / "abc123"
+    snapshot.parent.mkdir(parents=True)
+    snapshot.symlink_to(tiny_model, target_is_directory=True)
+    (tmp_path / "hub" / "models--acme--tiny-wan" / "refs").mkdir()
+    (tmp_path / "hub" / "models--acme--tiny-wan" / "refs" / "main").write_text("abc123")
+    result = studio("models", env={"STUDIO_MODELS_DIR": str(tiny_model.parent), "HF_HUB_CACHE": str(tmp_path / "hub")})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("tiny-ti2v") and "models folder" in line for line in lines)
+    assert any(line.startswith("acme/tiny-wan") and "hugging face cache" in line for line in lines)
+
+
+def test_a_model_can_be_named_instead_of_given_as_a_folder(tiny_model, tmp_path):
+    args = small("tiny-ti2v")
+    result = studio("render", EXAMPLE, "--out", tmp_path / "o.mp4", *args,
+                    env={"STUDIO_MODELS_DIR": str(tiny_model.parent)})
+    assert result.returncode == 0, result.stderr

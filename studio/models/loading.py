@@ -85,9 +85,10 @@ def load_model(path: Path, device_choice: str = "auto", dtype_choice: str = "aut
     dtype = resolve_dtype(dtype_choice, device)
     import diffusers
 
+    diffusers.utils.logging.disable_progress_bar()  # progress is the node's state, not a bar on the terminal
     try:
         pipeline = diffusers.DiffusionPipeline.from_pretrained(
-            path, torch_dtype=dtype, use_safetensors=True, local_files_only=True)
+            path, dtype=dtype, use_safetensors=True, local_files_only=True)
     except (OSError, ValueError, EnvironmentError) as exc:
         raise NodeError(f"cannot load {path}: {exc}", param="path") from None
     pipeline.set_progress_bar_config(disable=True)

@@ -51,7 +51,10 @@ def save_tiny_wan(folder: Path, *, width: int = 32, height: int = 32, frames: in
     """Write a tiny model folder, with a studio_model.json recording the size it was built for."""
     import json
 
+    import diffusers
+
     folder = Path(folder)
+    diffusers.utils.logging.disable_progress_bar()
     tiny_wan_pipeline(**options).save_pretrained(folder, safe_serialization=True)
     manifest = {"native_size": [width, height, frames], "fps": 16}
     (folder / "studio_model.json").write_text(json.dumps(manifest) + "\n", encoding="utf-8")
@@ -60,6 +63,9 @@ def save_tiny_wan(folder: Path, *, width: int = 32, height: int = 32, frames: in
 
 if __name__ == "__main__":
     import argparse
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
     parser = argparse.ArgumentParser(description="Write a tiny random-init Wan model folder.")
     parser.add_argument("folder", type=Path)

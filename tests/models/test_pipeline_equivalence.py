@@ -109,3 +109,22 @@ def test_the_chosen_guider_is_the_one_that_runs(tiny_t2v_model, tmp_path):
     render(example_snapshot(tiny_t2v_model, f"{tmp_path}/a/", guidance={"method": "cfg"}))
     render(example_snapshot(tiny_t2v_model, f"{tmp_path}/b/", guidance={"method": "cfg_zero_star"}))
     assert not np.array_equal(read_video(tmp_path / "a").frames, read_video(tmp_path / "b").frames)
+
+
+def test_a_loaded_model_renders_the_same_clip_again_after_a_video_to_video_run(tiny_t2v_model, tmp_path):
+    # Schedulers are reused between runs, as the pipeline reuses its own: no state may leak from one run to the next.
+    executor = Executor(catalogue())
+
+    def run(snapshot):
+        assert executor.run(snapshot, lambda event: None, lambda: False) == "done"
+
+    run(example_snapshot(tiny_t2v_model, f"{tmp_path}/first/", sampler={"seed": 2}))
+    write_video(Video(read_video(tmp_path / "first").frames, 16.0), f"{tmp_path}/source/")
+    v2v = example_snapshot(tiny_t2v_model, f"{tmp_path}/v2v/", sampler={"seed": 2, "denoise": 0.5})
+    v2v["nodes"]["source"] = {"type": "load_video@1", "params": {"path": str(tmp_path / "source")}}
+    v2v["nodes"]["encode"] = {"type": "encode_video@1", "inputs": {"model": ["model", "model"],
+                                                                  "video": ["source", "video"]}}
+    v2v["nodes"]["sampler"]["inputs"]["latent"] = ["encode", "latent"]
+    run(v2v)
+    run(example_snapshot(tiny_t2v_model, f"{tmp_path}/again/", sampler={"seed": 2}))
+    assert np.array_equal(read_video(tmp_path / "first").frames, read_video(tmp_path / "again").frames)

@@ -30,7 +30,9 @@ class WanFamily(ModelFamily):
         self.size_multiple = self.spatial_compression * self.patch[1]
         self.supports_first_frame = bool(pipe.config.get("expand_timesteps", False))
         self.max_tokens = min(WAN_MAX_SEQUENCE_LENGTH, pipe.tokenizer.model_max_length)
-        self._latent_stats: tuple[torch.Tensor, torch.Tensor] | None = None
+        # Read once: ModelMixin.dtype walks every parameter, which costs more than a tiny model's step.
+        self.transformer_dtype = pipe.transformer.dtype
+        self._schedulers: dict[str, Any] = {}
 
     def native_size(self) -> tuple[int, int, int]:
         # The folder's studio_model.json says what it was trained at; otherwise the pipeline's own defaults.
@@ -48,11 +50,17 @@ class WanFamily(ModelFamily):
         embeds, _ = self.pipe.encode_prompt(prompt=text, do_classifier_free_guidance=False,
                                             max_sequence_length=self.max_tokens, device=self.pipe._execution_device)
         tokens = len(self.pipe.tokenizer(prompt_clean(text), add_special_tokens=True).input_ids)
-        return Conditioning(text=text, embeds=embeds.to(self.pipe.transformer.dtype), tokens=tokens,
+        return Conditioning(text=text, embeds=embeds.to(self.transformer_dtype), tokens=tokens,
                             max_tokens=self.max_tokens)
 
     # -- sampling
     def make_scheduler(self, name: str) -> Any:
+        # Kept and reused like the pipeline's own: set_timesteps() resets a scheduler's state for each run.
+        if name not in self._schedulers:
+            self._schedulers[name] = self._new_scheduler(name)
+        return self._schedulers[name]
+
+    def _new_scheduler(self, name: str) -> Any:
         import diffusers
 
         config = self.pipe.scheduler.config
@@ -88,9 +96,8 @@ class WanFamily(ModelFamily):
 
     def predict(self, latents: torch.Tensor, t: torch.Tensor, embeds: torch.Tensor,
                 first_frame: torch.Tensor | None) -> torch.Tensor:
-        transformer = self.pipe.transformer
-        model_input = self.apply_first_frame(latents, first_frame).to(transformer.dtype)
-        return transformer(hidden_states=model_input, timestep=self._timestep(latents, t, first_frame),
+        model_input = self.apply_first_frame(latents, first_frame).to(self.transformer_dtype)
+        return self.pipe.transformer(hidden_states=model_input, timestep=self._timestep(latents, t, first_frame),
                            encoder_hidden_states=embeds, return_dict=False)[0]
 
     # -- pixels

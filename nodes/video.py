@@ -17,8 +17,16 @@ def _file_fingerprint(ctx, path: str, **_: object) -> str:
     return f"{target}:{stat.st_size}:{stat.st_mtime_ns}:{newest}"
 
 
-def _media_error(exc: Exception) -> NodeError:
-    return NodeError(str(exc), param="path")
+def _read(ctx, path: str, what: str, read):
+    """Read a media file named by the `path` parameter; file problems become errors on that parameter."""
+    from studio.media.video_io import MediaError
+
+    if not path:
+        raise NodeError(f"no {what} chosen", param="path")
+    try:
+        return read(ctx.resolve_path(path))
+    except MediaError as exc:
+        raise NodeError(str(exc), param="path") from None
 
 
 @node("load_image", version=1, title="Load Image", category="image",
@@ -27,14 +35,9 @@ def _media_error(exc: Exception) -> NodeError:
       params=[Param("path", ParamType.STRING, "", "The image file.", path="file")],
       cache_salt=_file_fingerprint)
 def load_image(ctx, path: str) -> dict:
-    from studio.media.video_io import MediaError, read_image
+    from studio.media.video_io import read_image
 
-    if not path:
-        raise NodeError("no image file chosen", param="path")
-    try:
-        return {"image": read_image(ctx.resolve_path(path))}
-    except MediaError as exc:
-        raise _media_error(exc) from None
+    return {"image": _read(ctx, path, "image file", read_image)}
 
 
 @node("load_video", version=1, title="Load Video", category="video",
@@ -43,14 +46,9 @@ def load_image(ctx, path: str) -> dict:
       params=[Param("path", ParamType.STRING, "", "The video file or frames folder.", path="file")],
       cache_salt=_file_fingerprint)
 def load_video(ctx, path: str) -> dict:
-    from studio.media.video_io import MediaError, read_video
+    from studio.media.video_io import read_video
 
-    if not path:
-        raise NodeError("no video file chosen", param="path")
-    try:
-        return {"video": read_video(ctx.resolve_path(path))}
-    except MediaError as exc:
-        raise _media_error(exc) from None
+    return {"video": _read(ctx, path, "video file", read_video)}
 
 
 @node("save_video", version=1, title="Save Video", category="video",
@@ -72,6 +70,6 @@ def save_video(ctx, video, path: str, crf: int, overwrite: bool) -> dict:
     try:
         written = write_video(video, target, crf=crf, overwrite=overwrite)
     except MediaError as exc:
-        raise _media_error(exc) from None
+        raise NodeError(str(exc), param="path") from None
     ctx.report(path=str(written), frames=video.num_frames)
     return {}

@@ -141,8 +141,12 @@ def command_render(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             engine.cancel()
             sys.stderr.write("\ncancelling (Ctrl-C again to stop at once)...\n")
-            while (event := engine.next_event(timeout=0.5)) is None or event.get("event") != "run_finished":
-                pass
+            try:
+                while (event := engine.next_event(timeout=0.5)) is None or event.get("event") != "run_finished":
+                    pass
+            except KeyboardInterrupt:
+                pass  # leaving the `with` stops the worker
+            sys.stderr.write("studio render: cancelled\n")
             return 130
     if result["status"] != "done":
         sys.stderr.write(f"studio render: {result['message']}\n")

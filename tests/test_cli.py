@@ -112,3 +112,23 @@ def test_a_model_can_be_named_instead_of_given_as_a_folder(tiny_model, tmp_path)
     result = studio("render", EXAMPLE, "--out", tmp_path / "o.mp4", *args,
                     env={"STUDIO_MODELS_DIR": str(tiny_model.parent)})
     assert result.returncode == 0, result.stderr
+
+
+def test_ctrl_c_cancels_the_render_cleanly(tiny_model, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "o.mp4"
+    command = [sys.executable, "-m", "studio.cli", "render", str(EXAMPLE), "--out", str(out), *small(tiny_model),
+               "--set", "sampler.steps=1000", "--set", "latent.width=96", "--set", "latent.height=96"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    seen = ""
+    while "prompt done" not in seen and time.monotonic() < deadline:
+        seen += process.stderr.readline()
+    time.sleep(1.0)  # well into the sampler
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "studio render: cancelled" in rest and "Traceback" not in rest
+    assert not out.exists()

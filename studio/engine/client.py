@@ -45,18 +45,20 @@ class EngineClient:
         self._conn = parent_conn
 
     def close(self) -> None:
+        """Stop the worker: politely when idle, at once when it is in the middle of a run."""
         if self._process is None:
             return
         try:
             self._conn.send({"op": "shutdown"})
         except (OSError, ValueError):
             pass
-        self._process.join(timeout=5)
+        self._process.join(timeout=0 if self.busy else 5)
         if self._process.is_alive():
             self._process.kill()
             self._process.join()
         self._conn.close()
         self._process = self._conn = None
+        self._run_id = self._running_node = None
 
     def __enter__(self) -> "EngineClient":
         return self

@@ -12,12 +12,9 @@ class NodeError(Exception):
         self.input = input
 
     def located(self, node_id: str) -> str:
-        where = f"node {node_id!r}"
-        if self.input:
-            where += f" input {self.input!r}"
-        if self.param:
-            where += f" parameter {self.param!r}"
-        return f"{where}: {self.message}"
+        from studio.graph.validation import where
+
+        return f"{where(node_id, self.input, self.param)}: {self.message}"
 
 
 class Cancelled(Exception):

@@ -89,7 +89,8 @@ class Executor:
             emit({"event": "node_finished", "node": node_id, "seconds": time.perf_counter() - started,
                   "info": ctx.info})
         # Keep only what this graph uses, so memory does not grow with every edit.
-        self.cache = {key: entry for key, entry in self.cache.items() if key in keys.values()}
+        used = set(keys.values())
+        self.cache = {key: entry for key, entry in self.cache.items() if key in used}
         return self._finish(emit, "done")
 
     @staticmethod

@@ -15,12 +15,17 @@ class Problem:
     param: str | None = None
 
     def __str__(self) -> str:
-        where = f"node {self.node!r}"
-        if self.input:
-            where += f" input {self.input!r}"
-        if self.param:
-            where += f" parameter {self.param!r}"
-        return f"{where}: {self.message}"
+        return f"{where(self.node, self.input, self.param)}: {self.message}"
+
+
+def where(node: str, input: str | None = None, param: str | None = None) -> str:
+    """How every message points at a place in the graph: "node 'sampler' parameter 'steps'"."""
+    text = f"node {node!r}"
+    if input:
+        text += f" input {input!r}"
+    if param:
+        text += f" parameter {param!r}"
+    return text
 
 
 def validate(graph: Graph, registry: NodeRegistry) -> list[Problem]:

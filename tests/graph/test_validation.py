@@ -2,7 +2,7 @@ from studio.graph.model import Graph
 from studio.graph.registry import catalogue
 from studio.graph.validation import can_connect, validate
 from studio.graph.workflow import load_workflow
-from tests.conftest import EXAMPLE
+from tests.helpers import EXAMPLE
 
 
 def test_the_example_workflow_is_valid():

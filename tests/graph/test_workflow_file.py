@@ -5,7 +5,7 @@ import pytest
 from studio.graph import workflow
 from studio.graph.model import Graph
 from studio.graph.workflow import WorkflowError, load_workflow, save_workflow
-from tests.conftest import EXAMPLE
+from tests.helpers import EXAMPLE
 
 
 def test_example_round_trips_through_save_and_load(tmp_path):

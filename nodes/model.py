@@ -26,6 +26,12 @@ def _model_fingerprint(ctx, path: str, **_: object) -> str:
       ],
       cache_salt=_model_fingerprint)
 def load_model(ctx, path: str, device: str, dtype: str) -> dict:
+    from studio.engine.errors import NodeError
     from studio.models.loading import load_model as load
 
-    return {"model": load(resolve_model(path, ctx.base_dir), device, dtype)}
+    folder = resolve_model(path, ctx.base_dir)
+    if not folder.exists() and "/" not in path and "\\" not in path:
+        # A bare name that is neither a folder nor a listed model: say both, and where to look.
+        raise NodeError(f"no model named {path!r} (`studio models` lists the ones found) and no folder {folder}",
+                        param="path")
+    return {"model": load(folder, device, dtype)}

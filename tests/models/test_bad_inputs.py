@@ -139,3 +139,11 @@ def test_a_scheduler_the_family_does_not_offer_is_caught_by_validation(tiny_mode
     snapshot = example_snapshot(tiny_model, tmp_path / "o.mp4", sampler={"scheduler": "ddim"})
     assert Executor(catalogue()).run(snapshot, events.append, lambda: False) == "failed"
     assert "node 'sampler' parameter 'scheduler': must be one of" in events[-1]["problems"][0]
+
+
+def test_an_unknown_model_name_says_where_models_are_listed(tmp_path):
+    snapshot = example_snapshot(tmp_path, tmp_path / "o.mp4")
+    snapshot["nodes"]["model"]["params"]["path"] = "no-such-model"
+    failed = failure(snapshot)
+    assert (failed["node"], failed["param"]) == ("model", "path")
+    assert "no model named 'no-such-model' (`studio models` lists the ones found)" in failed["message"]

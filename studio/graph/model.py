@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -113,17 +114,20 @@ def topological_order(links: dict[str, list[str]]) -> tuple[list[str], list[str]
     the ids that could be ordered, and the ids that lie on a cycle (nodes merely downstream of one are in neither).
     """
     waiting = {node: {dep for dep in deps if dep in links} for node, deps in links.items()}
+    dependents: dict[str, list[str]] = {node: [] for node in links}
+    for node in sorted(waiting):
+        for dep in waiting[node]:
+            dependents[dep].append(node)
     order: list[str] = []
-    ready = sorted(node for node, deps in waiting.items() if not deps)
-    while ready:
-        node = ready.pop(0)
+    ready = deque(sorted(node for node, deps in waiting.items() if not deps))
+    while ready:  # Kahn's algorithm: linear in nodes + links, so validating on every edit stays cheap
+        node = ready.popleft()
         order.append(node)
         del waiting[node]
-        for other in sorted(waiting):
-            if node in waiting[other]:
-                waiting[other].discard(node)
-                if not waiting[other]:
-                    ready.append(other)
+        for other in dependents[node]:
+            waiting[other].discard(node)
+            if not waiting[other]:
+                ready.append(other)
     # What is left depends on a cycle; peel off the nodes no leftover node depends on until only cycles remain.
     cyclic = set(waiting)
     while True:

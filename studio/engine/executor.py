@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from studio.engine.context import RunContext
 from studio.engine.errors import Cancelled, NodeError
-from studio.graph.model import Graph, topological_order
+from studio.graph.model import topological_order
 from studio.graph.registry import NodeRegistry, NodeSpec
 from studio.graph.validation import validate
 from studio.graph.workflow import WorkflowError, workflow_from_json

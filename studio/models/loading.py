@@ -4,9 +4,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.engine.errors import NodeError
 from studio.models.values import LoadedModel
+
+if TYPE_CHECKING:
+    import torch
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 # Libraries whose classes a model_index.json may name; anything else would mean custom code.

@@ -24,8 +24,7 @@ def make_guider(guider: Guider) -> Any:
     return getattr(diffusers.guiders, GUIDER_CLASSES[guider.method])(guidance_scale=guider.scale)
 
 
-def initial_latents(model: LoadedModel, latent: Latent, scheduler: Any, timesteps: torch.Tensor,
-                    noise: torch.Tensor) -> torch.Tensor:
+def initial_latents(latent: Latent, scheduler: Any, timesteps: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """Pure noise for a full denoise; otherwise the given latents noised to the first remaining timestep."""
     if len(timesteps) == len(scheduler.timesteps):
         scheduler.set_begin_index(0)
@@ -61,10 +60,10 @@ def sample(ctx: RunContext, model: LoadedModel, positive: Conditioning, guider: 
     # The same noise as the plain pipeline given generator=torch.Generator("cpu").manual_seed(seed).
     noise = randn_tensor(shape, generator=torch.Generator("cpu").manual_seed(seed), device=device,
                          dtype=torch.float32)
-    latents = initial_latents(model, latent, scheduler, timesteps, noise)
+    latents = initial_latents(latent, scheduler, timesteps, noise)
 
     guided = guider.scale > 1.0  # as the plain pipeline: no unconditional pass at scale 1
-    negative = (guider.negative or family.encode_prompt("")).embeds if guided else None
+    negative = (guider.negative or family.empty_prompt()).embeds if guided else None
     combine = make_guider(guider) if guided else None
     total = len(timesteps)
     for index, t in enumerate(timesteps):

@@ -6,7 +6,6 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from studio.engine.errors import NodeError
 from studio.models.values import Conditioning
 
 # A clip whose decoded float32 frames would pass this is refused up front: it could not fit in memory anyway.
@@ -66,6 +65,12 @@ class ModelFamily:
     def encode_prompt(self, text: str) -> Conditioning:
         raise NotImplementedError
 
+    def empty_prompt(self) -> Conditioning:
+        """The unconditional prompt guidance uses when no negative is connected; encoded once per loaded model."""
+        if getattr(self, "_empty_prompt", None) is None:
+            self._empty_prompt = self.encode_prompt("")
+        return self._empty_prompt
+
     # -- sampling
     schedulers: ClassVar[tuple[str, ...]] = ("default",)
 
@@ -84,7 +89,8 @@ class ModelFamily:
     supports_first_frame: bool = False
 
     def encode_first_frame(self, image: np.ndarray, width: int, height: int, frames: int) -> torch.Tensor:
-        raise NodeError(f"{self.name} models of this kind do not take a first frame", input="image")
+        """Only called when supports_first_frame; Image Conditioning refuses other models by name."""
+        raise NotImplementedError
 
     def encode_video(self, frames: np.ndarray) -> torch.Tensor:
         raise NotImplementedError

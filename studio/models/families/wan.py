@@ -5,7 +5,7 @@ equal the plain pipeline's for the same components, seed and settings (tests/mod
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,7 +28,9 @@ class WanFamily(ModelFamily):
         self.temporal_compression = pipe.vae_scale_factor_temporal
         self.patch = pipe.transformer.config.patch_size
         self.size_multiple = self.spatial_compression * self.patch[1]
-        self.supports_first_frame = bool(pipe.config.get("expand_timesteps", False))
+        # Wan 2.2 TI2V-style models take per-token timesteps, which is what lets a clean first frame sit at t = 0.
+        self.expand_timesteps = bool(pipe.config.get("expand_timesteps", False))
+        self.supports_first_frame = self.expand_timesteps
         self.max_tokens = min(WAN_MAX_SEQUENCE_LENGTH, pipe.tokenizer.model_max_length)
         # Read once: ModelMixin.dtype walks every parameter, which costs more than a tiny model's step.
         self.transformer_dtype = pipe.transformer.dtype
@@ -74,13 +76,6 @@ class WanFamily(ModelFamily):
             return diffusers.UniPCMultistepScheduler(**flow)
         return diffusers.DPMSolverMultistepScheduler(**flow)
 
-    def _timestep(self, latents: torch.Tensor, t: torch.Tensor, first_frame: torch.Tensor | None) -> torch.Tensor:
-        if not self.pipe.config.get("expand_timesteps", False):
-            return t.expand(latents.shape[0])
-        # Per-token timesteps: 0 for the given first frame (it is clean), t elsewhere.
-        mask = self._first_frame_mask(latents, first_frame)
-        return (mask[0][0][:, ::2, ::2] * t).flatten().unsqueeze(0).expand(latents.shape[0], -1)
-
     @staticmethod
     def _first_frame_mask(latents: torch.Tensor, first_frame: torch.Tensor | None) -> torch.Tensor:
         mask = torch.ones((1, 1, *latents.shape[2:]), dtype=torch.float32, device=latents.device)
@@ -88,17 +83,27 @@ class WanFamily(ModelFamily):
             mask[:, :, 0] = 0
         return mask
 
+    @staticmethod
+    def _blend(latents: torch.Tensor, first_frame: torch.Tensor | None, mask: torch.Tensor) -> torch.Tensor:
+        return latents if first_frame is None else (1 - mask) * first_frame + mask * latents
+
     def apply_first_frame(self, latents: torch.Tensor, first_frame: torch.Tensor | None) -> torch.Tensor:
         if first_frame is None:
             return latents
-        mask = self._first_frame_mask(latents, first_frame)
-        return (1 - mask) * first_frame + mask * latents
+        return self._blend(latents, first_frame, self._first_frame_mask(latents, first_frame))
 
     def predict(self, latents: torch.Tensor, t: torch.Tensor, embeds: torch.Tensor,
                 first_frame: torch.Tensor | None) -> torch.Tensor:
-        model_input = self.apply_first_frame(latents, first_frame).to(self.transformer_dtype)
-        return self.pipe.transformer(hidden_states=model_input, timestep=self._timestep(latents, t, first_frame),
-                           encoder_hidden_states=embeds, return_dict=False)[0]
+        if self.expand_timesteps:
+            # One mask serves both the first-frame blend and the per-token timesteps (0 on the clean first frame).
+            mask = self._first_frame_mask(latents, first_frame)
+            model_input = self._blend(latents, first_frame, mask)
+            timestep = (mask[0][0][:, ::2, ::2] * t).flatten().unsqueeze(0).expand(latents.shape[0], -1)
+        else:
+            model_input = self.apply_first_frame(latents, first_frame)
+            timestep = t.expand(latents.shape[0])
+        return self.pipe.transformer(hidden_states=model_input.to(self.transformer_dtype), timestep=timestep,
+                                     encoder_hidden_states=embeds, return_dict=False)[0]
 
     # -- pixels
     def _stats(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:

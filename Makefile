@@ -28,6 +28,10 @@ render: setup
 	    --overwrite --set model.path=$(CURDIR)/build/tiny-wan; \
 	fi
 
+# Open the studio window with the text-to-video example.
+studio: setup
+	$(PY) -m studio.cli gui
+
 test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from studio.engine.executor import Executor
 from studio.graph.registry import catalogue
+from studio.media.naming import output_params
 from studio.media.video_io import read_video
 from studio.paths import WORKFLOWS
 from studio.shapes.clips import draw_clip, sample_clip_spec
@@ -56,7 +57,7 @@ class Renderer:
             nodes["guidance"]["params"]["scale"] = scale
         self.count += 1
         out = self.work / f"clip{self.count:05d}"
-        nodes["save"]["params"].update(path=f"{out}/", overwrite=False)
+        nodes["save"]["params"].update(output_params(f"{out}/"), overwrite=False)
         if image is not None:
             png = self.work / f"first{self.count:05d}.png"
             cv2.imwrite(str(png), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))

@@ -1,9 +1,13 @@
 """Image and video files in and out."""
 from __future__ import annotations
 
+import copy
+from pathlib import Path
+
 from studio.engine.errors import NodeError
-from studio.graph.registry import Input, Output, Param, node
+from studio.graph.registry import Input, Output, Param, catalogue, node
 from studio.graph.types import ParamType, PortType
+from studio.media.naming import DEFAULT_TEMPLATE
 
 
 def _file_fingerprint(ctx, path: str, **_: object) -> str:
@@ -51,25 +55,97 @@ def load_video(ctx, path: str) -> dict:
     return {"video": _read(ctx, path, "video file", read_video)}
 
 
-@node("save_video", version=1, title="Save Video", category="video",
-      description="Write the clip as an H.264 mp4, or as PNG frames when the path ends with '/'.",
+@node("save_video", version=2, title="Save Video", category="video",
+      description="Export the clip as H.264 mp4, VP9 webm, animated GIF or PNG frames, with the workflow inside.",
       inputs=[Input("video", PortType.VIDEO)],
       params=[
-          Param("path", ParamType.STRING, "renders/render.mp4", "Output file (.mp4) or folder (ending in '/').",
-                path="save"),
-          Param("crf", ParamType.INT, 18, "H.264 quality: lower is better and larger (0-51).", min=0, max=51),
-          Param("overwrite", ParamType.BOOL, False, "Replace an existing output instead of refusing."),
+          Param("folder", ParamType.STRING, "renders", "Output folder (relative to the workflow's folder).",
+                path="folder"),
+          Param("name", ParamType.STRING, DEFAULT_TEMPLATE, "File name: {date}, {time}, {seed} and {counter} are "
+                "filled in; the counter moves on past existing files, so nothing is overwritten."),
+          Param("format", ParamType.STRING, "mp4", "mp4 (H.264), webm (VP9), gif, or png (a folder of frames).",
+                choices=("mp4", "webm", "gif", "png")),
+          Param("fps", ParamType.FLOAT, 0.0, "Frames per second; 0 keeps the clip's own.", min=0.0, max=240.0),
+          Param("crf", ParamType.INT, 18, "Quality for mp4 (0-51) and webm (0-63): lower is better and larger.",
+                min=0, max=63),
+          Param("upscale", ParamType.INT, 1, "Enlarge each frame this many times (Lanczos), so small renders are "
+                "watchable.", min=1, max=4),
+          Param("provenance", ParamType.BOOL, True, "Sign mp4, gif and png with a C2PA manifest marking the clip "
+                "as AI-generated (a local key; webm carries only the workflow)."),
+          Param("overwrite", ParamType.BOOL, False, "Replace a file of the same name instead of numbering the new "
+                "one (names without {counter} only)."),
       ],
       is_output=True)
-def save_video(ctx, video, path: str, crf: int, overwrite: bool) -> dict:
-    from studio.media.video_io import MediaError, write_video
+def save_video(ctx, video, folder: str, name: str, format: str, fps: float, crf: int, upscale: int,
+               provenance: bool, overwrite: bool) -> dict:
+    import warnings
 
-    # Path() drops a trailing separator, which is what asks for a folder of frames: put it back.
-    folder = path.endswith(("/", "\\"))
-    target = str(ctx.resolve_path(path)) + ("/" if folder else "")
+    from studio.media.export import ExportError, export_clip
+
+    if not folder:
+        raise NodeError("no output folder chosen", param="folder")
+    target = ctx.resolve_path(folder)
+    workflow = _workflow_as_run(ctx, target) if ctx.workflow is not None else None
     try:
-        written = write_video(video, target, crf=crf, overwrite=overwrite)
-    except MediaError as exc:
-        raise NodeError(str(exc), param="path") from None
-    ctx.report(path=str(written), frames=video.num_frames)
+        export = export_clip(video, target, name, format, fps=fps, crf=crf, upscale=upscale, workflow=workflow,
+                             seed=_upstream_values(ctx, "seed") if workflow else "",
+                             model=_model_names(ctx) if workflow else None, provenance=provenance,
+                             overwrite=overwrite)
+    except ExportError as exc:
+        raise NodeError(str(exc), param=exc.param or "folder") from None
+    for warning in export.warnings:  # the executor gathers warnings onto the node card
+        warnings.warn(warning, stacklevel=2)
+    ctx.report(path=str(export.path), frames=video.num_frames, signed=export.signed)
     return {}
+
+
+def _upstream(ctx) -> list[tuple[str, dict, dict]]:
+    """(node id, entry, parameters with defaults) of every node this one reads from, directly or not, by id."""
+    nodes, seen, todo = ctx.workflow.get("nodes", {}), set(), [ctx.node_id]
+    while todo:
+        entry = nodes.get(todo.pop(), {})
+        for source, _ in entry.get("inputs", {}).values():
+            if source not in seen and source in nodes:
+                seen.add(source)
+                todo.append(source)
+    registry = catalogue()
+    found = []
+    for node_id in sorted(seen):
+        spec = registry.get(nodes[node_id].get("type", ""))
+        defaults = spec.default_params() if spec else {}
+        found.append((node_id, nodes[node_id], {**defaults, **nodes[node_id].get("params", {})}))
+    return found
+
+
+def _upstream_values(ctx, param: str) -> str:
+    """The values of `param` on upstream nodes (the sampler's seed), joined by '-'."""
+    return "-".join(str(params[param]) for _, _, params in _upstream(ctx) if param in params)
+
+
+def _model_names(ctx) -> str | None:
+    """The models the clip was made with: the name of each upstream Load Model's folder."""
+    names = [Path(str(params.get("path", ""))).name or str(params.get("path"))
+             for _, entry, params in _upstream(ctx) if entry.get("type", "").startswith("load_model@")]
+    return ", ".join(names) or None
+
+
+def _workflow_as_run(ctx, folder: Path) -> dict:
+    """The workflow to embed: every parameter's value as used (defaults filled in), and relative paths that named
+    files made absolute, so the render re-renders from wherever it is opened. Its own output never overwrites."""
+    workflow = copy.deepcopy(ctx.workflow)
+    workflow.pop("previews", None)
+    registry = catalogue()
+    for node_id, entry in workflow.get("nodes", {}).items():
+        spec = registry.get(entry.get("type", ""))
+        if spec is None:
+            continue
+        params = entry["params"] = {**spec.default_params(), **entry.get("params", {})}
+        for param in spec.params:
+            value = params.get(param.name)
+            if param.path and isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+                resolved = ctx.resolve_path(value)
+                if resolved.exists():  # a bare model name ("shapes") is not a path: it stays as it is
+                    params[param.name] = str(resolved)
+        if node_id == ctx.node_id:
+            params.update(folder=str(folder), overwrite=False)
+    return workflow

@@ -15,8 +15,10 @@ from studio.graph.registry import catalogue
 from studio.graph.types import ParamType
 from studio.graph.validation import validate
 from studio.graph.workflow import WorkflowError, load_workflow
+from studio.media.naming import split_output_path
 
-OUTPUT_KINDS = "an .mp4 file (H.264) or a folder ending in '/' (PNG frames 00000.png...)"
+OUTPUT_KINDS = "an .mp4 (H.264), .webm (VP9) or .gif file, or a folder ending in '/' (PNG frames 00000.png...)"
+FILE_KINDS = ("mp4", "webm", "gif")
 
 
 class UsageError(Exception):
@@ -67,16 +69,17 @@ def direct_output(graph: Graph, out: str, overwrite: bool) -> str:
         raise UsageError("--out: the workflow has no Save Video node to write it")
     if len(saves) > 1:
         raise UsageError(f"--out: the workflow has several Save Video nodes ({', '.join(saves)}); "
-                         "set each one's path with --set NODE_ID.path=...")
-    folder = out.endswith(("/", os.sep))
-    if not folder and Path(out).suffix.lower() != ".mp4":
+                         "set each one's folder and name with --set NODE_ID.folder=... --set NODE_ID.name=...")
+    as_folder = out.endswith(("/", os.sep))
+    if not as_folder and Path(out).suffix.lower().lstrip(".") not in FILE_KINDS:
         raise UsageError(f"--out {out!r}: the output must be {OUTPUT_KINDS}")
     target = Path(out).expanduser().resolve()
     if target.exists() and not overwrite and (not target.is_dir() or any(target.iterdir())):
         raise UsageError(f"--out {out!r} already exists; pass --overwrite to replace it")
-    resolved = str(target) + ("/" if folder else "")
-    graph.set_param(saves[0], "path", resolved)
-    graph.set_param(saves[0], "overwrite", overwrite)
+    resolved = str(target) + ("/" if as_folder else "")
+    folder, name, kind = split_output_path(resolved)
+    for param, value in (("folder", folder), ("name", name), ("format", kind), ("overwrite", overwrite)):
+        graph.set_param(saves[0], param, value)
     return resolved
 
 
@@ -89,6 +92,7 @@ class Progress:
         self.node = ""
 
     def __call__(self, event: dict[str, Any]) -> None:
+        # Only counts and names are printed: step previews and frames events carry numpy arrays, never shown here.
         kind = event.get("event")
         if kind == "node_started":
             self.node = event["node"]
@@ -187,21 +191,33 @@ def command_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_gui(args: argparse.Namespace) -> int:
+    from studio.ui.app import run_gui
+
+    return run_gui(args.workflow, run=args.run, screenshot=args.screenshot)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="studio", description="Video-diffusion workflows as node graphs.")
     commands = parser.add_subparsers(dest="command", required=True)
     render = commands.add_parser("render", help="run a workflow and write its output")
-    render.add_argument("workflow")
+    render.add_argument("workflow", help="a workflow .json, or a render that embeds one (mp4, webm, gif, png, "
+                        "or a folder of PNG frames)")
     render.add_argument("--out", help=f"where to write: {OUTPUT_KINDS}")
     render.add_argument("--set", action="append", metavar="NODE_ID.PARAM=VALUE", help="override a parameter")
     render.add_argument("--overwrite", action="store_true", help="replace an existing output")
     render.add_argument("--verbose", action="store_true", help="show tracebacks of unexpected node errors")
     render.set_defaults(handler=command_render)
     check = commands.add_parser("validate", help="list every problem in a workflow")
-    check.add_argument("workflow")
+    check.add_argument("workflow", help="a workflow .json, or a render that embeds one")
     check.set_defaults(handler=command_validate)
     models = commands.add_parser("models", help="list the models the studio can find")
     models.set_defaults(handler=command_models)
+    gui = commands.add_parser("gui", help="open the studio window")
+    gui.add_argument("workflow", nargs="?", help="workflow to open (default: the text-to-video example)")
+    gui.add_argument("--run", action="store_true", help="run the workflow, then exit (0 when the run is done)")
+    gui.add_argument("--screenshot", metavar="PNG", help="save a picture of the whole window, then exit")
+    gui.set_defaults(handler=command_gui)
     return parser
 
 

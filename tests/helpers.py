@@ -5,8 +5,15 @@ import copy
 import json
 from pathlib import Path
 
+from studio.media.naming import output_params
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "resources" / "workflows" / "text_to_video.json"
+
+
+def save_params(out: Path | str) -> dict:
+    """Save Video parameters that write exactly `out`: FILE.mp4 / .webm / .gif, or DIR/ for PNG frames."""
+    return output_params(str(out))
 
 
 def example_snapshot(model: Path, out: Path | str, **params: dict) -> dict:
@@ -17,7 +24,7 @@ def example_snapshot(model: Path, out: Path | str, **params: dict) -> dict:
     nodes["model"]["params"]["path"] = str(model)
     nodes["latent"]["params"].update(width=32, height=32, frames=9)
     nodes["sampler"]["params"].update(steps=4)
-    nodes["save"]["params"]["path"] = str(out)
+    nodes["save"]["params"].update(save_params(out))
     for node_id, values in params.items():
         nodes[node_id]["params"].update(values)
     return copy.deepcopy(data)

@@ -5,9 +5,12 @@ import subprocess
 import sys
 
 import av
+import numpy as np
 import pytest
 
-from tests.helpers import EXAMPLE
+from studio.media.embedded import read_embedded_workflow
+from studio.media.video_io import Video, read_video, write_video
+from tests.helpers import EXAMPLE, example_snapshot
 
 
 def studio(*args, env=None, cwd=None):
@@ -44,6 +47,37 @@ def test_render_to_a_folder_writes_png_frames(tiny_model, tmp_path):
     result = studio("render", EXAMPLE, "--out", f"{tmp_path}/frames/", *small(tiny_model))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [f"{i:05d}.png" for i in range(9)]
+
+
+def test_a_render_is_a_workflow_and_re_rendering_it_gives_the_same_frames(engine, tiny_model, tmp_path):
+    clip, reference = tmp_path / "clip.mp4", tmp_path / "reference"
+    for out in (clip, f"{reference}/"):  # the same render twice: as H.264, and as lossless PNG frames
+        result = engine.run(example_snapshot(tiny_model, out, sampler={"seed": 11}), lambda event: None)
+        assert result["status"] == "done", result
+    made = clip.read_bytes()
+    checked = studio("validate", clip)
+    assert checked.returncode == 0 and f"{clip}: valid (8 nodes)" in checked.stdout, checked.stderr
+    result = studio("render", clip, "--out", f"{tmp_path}/again/")
+    assert result.returncode == 0, result.stderr
+    again, expected = read_video(tmp_path / "again").frames, read_video(reference).frames
+    assert again.shape == expected.shape == (9, 32, 32, 3)
+    assert np.abs(again.astype(int) - expected).max() <= 1  # the render's own frames, to within 1/255
+    assert clip.read_bytes() == made
+    assert read_embedded_workflow(tmp_path / "again")["nodes"]["sampler"]["params"]["seed"] == 11
+
+
+def test_render_to_an_upscaled_gif_and_a_render_without_workflow(tiny_model, tmp_path):
+    out = tmp_path / "clip.gif"
+    result = studio("render", EXAMPLE, "--out", out, *small(tiny_model), "--set", "save.upscale=2")
+    assert result.returncode == 0, result.stderr
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        sizes = {(frame.width, frame.height) for frame in container.decode(stream)}
+        assert stream.codec_context.name == "gif" and container.streams.video[0].frames == 9 and sizes == {(64, 64)}
+    assert read_embedded_workflow(out)["nodes"]["save"]["params"]["upscale"] == 2
+    plain = write_video(Video(np.zeros((2, 8, 8, 3), np.uint8), 16.0), tmp_path / "plain.mp4")
+    assert_clear_error(studio("validate", plain), "plain.mp4 carries no workflow")
+    assert_clear_error(studio("render", plain, "--out", f"{tmp_path}/x/"), "plain.mp4 carries no workflow")
 
 
 def test_an_existing_output_needs_overwrite(tiny_model, tmp_path):
@@ -131,3 +165,26 @@ def test_ctrl_c_cancels_the_render_cleanly(tiny_model, tmp_path):
     assert process.returncode == 130
     assert "studio render: cancelled" in rest and "Traceback" not in rest
     assert not out.exists()
+
+
+def test_the_progress_line_shows_counts_and_never_the_preview_or_frame_arrays():
+    import io
+
+    import numpy as np
+
+    from studio.cli import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    progress = Progress(terminal)
+    clip = np.full((9, 32, 32, 3), 7, np.uint8)
+    progress({"event": "node_started", "node": "sampler"})
+    progress({"event": "step", "node": "sampler", "step": 1, "total": 2, "preview": clip})
+    progress({"event": "frames", "node": "decode", "kind": "final", "frames": clip, "fps": 16.0})
+    progress({"event": "node_cached", "node": "decode"})
+    text = terminal.getvalue()
+    assert "step 1/2" in text and "decode cached" in text
+    assert "array" not in text and "[[" not in text

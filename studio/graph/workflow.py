@@ -14,10 +14,33 @@ from typing import Any, Callable
 from studio.graph.model import Graph
 
 FORMAT = "studio.workflow"
-VERSION = 1
+VERSION = 2
+
+
+def _save_video_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 replaced Save Video's single output path (save_video@1) with a folder, a name template and a format
+    (save_video@2). The old path keeps naming the same file: "renders/clip.mp4" -> folder "renders", name "clip"."""
+    from studio.media.naming import split_output_path  # standard library only
+
+    nodes = data.get("nodes")
+    if not isinstance(nodes, dict):
+        return data  # malformed: left for workflow_from_json to report
+    upgraded = {}
+    for node_id, entry in nodes.items():
+        params = entry.get("params", {}) if isinstance(entry, dict) else None
+        if isinstance(params, dict) and entry.get("type") == "save_video@1":
+            params = dict(params)
+            path = params.pop("path", "renders/render.mp4")
+            if isinstance(path, str) and path:
+                folder, name, kind = split_output_path(path)
+                params.update(folder=folder, name=name, format=kind if kind in ("mp4", "png") else "mp4")
+            entry = {**entry, "type": "save_video@2", "params": params}
+        upgraded[node_id] = entry
+    return {**data, "nodes": upgraded}
+
 
 # Upgrades from an older file version to the next one: MIGRATIONS[v] turns version v into v + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _save_video_v1_to_v2}
 
 
 class WorkflowError(Exception):
@@ -25,7 +48,12 @@ class WorkflowError(Exception):
 
 
 def load_workflow(path: str | os.PathLike) -> Graph:
+    """Read a workflow file, or the workflow embedded in a render (mp4, webm, gif, png, or a folder of PNG frames)."""
+    from studio.media.embedded import is_media_path  # standard library only; PyAV is imported for containers only
+
     path = Path(path)
+    if is_media_path(path):
+        return _load_render(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -39,6 +67,20 @@ def load_workflow(path: str | os.PathLike) -> Graph:
     except json.JSONDecodeError as exc:
         raise WorkflowError(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     return workflow_from_json(data, source_path=path.resolve(), origin=str(path))
+
+
+def _load_render(path: Path) -> Graph:
+    from studio.media.embedded import EmbeddedWorkflowError, read_embedded_workflow
+
+    try:
+        data = read_embedded_workflow(path)
+    except FileNotFoundError:
+        raise WorkflowError(f"render not found: {path}") from None
+    except (OSError, EmbeddedWorkflowError) as exc:
+        raise WorkflowError(f"cannot read the workflow in {path}: {exc}") from None
+    if data is None:
+        raise WorkflowError(f"{path} carries no workflow (renders made by the studio embed the one that made them)")
+    return workflow_from_json(data, source_path=path.resolve(), origin=f"the workflow in {path}")
 
 
 def workflow_from_json(data: Any, source_path: Path | None = None, origin: str = "workflow") -> Graph:

@@ -5,7 +5,7 @@ from studio.graph.registry import catalogue
 from studio.graph.types import PortType
 
 REQUIRED = {"load_model@1", "prompt@1", "negative_prompt@1", "empty_latent_video@1", "load_image@1",
-            "image_conditioning@1", "guidance@1", "sampler@1", "decode@1", "load_video@1", "save_video@1",
+            "image_conditioning@1", "guidance@1", "sampler@1", "decode@1", "load_video@1", "save_video@2",
             "encode_video@1"}
 
 

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from studio.media import video_io
+from studio.media import writers
 from studio.media.video_io import MediaError, Video, read_image, read_video, write_video
 
 
@@ -234,14 +234,14 @@ def test_failure_mid_mp4_encode_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_failure_after_encode_wraps_os_error_and_leaves_nothing(tmp_path, monkeypatch):
-    real_writer = video_io._FILE_WRITERS[".mp4"]
+    real_writer = writers.FILE_WRITERS[".mp4"]
 
-    def writer_then_disk_full(video, path, crf):
-        real_writer(video, path, crf)
+    def writer_then_disk_full(video, path, encoding):
+        real_writer(video, path, encoding)
         assert path.stat().st_size > 0
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setitem(video_io._FILE_WRITERS, ".mp4", writer_then_disk_full)
+    monkeypatch.setitem(writers.FILE_WRITERS, ".mp4", writer_then_disk_full)
     with pytest.raises(MediaError, match=r"clip\.mp4.*No space left"):
         write_video(Video(gradient_clip(frames=2), 16.0), tmp_path / "clip.mp4")
     assert os.listdir(tmp_path) == []
@@ -251,15 +251,15 @@ def test_failure_mid_png_folder_keeps_old_folder_and_leaves_no_temp(tmp_path, mo
     folder = tmp_path / "frames"
     old = noise_clip(frames=2, seed=5)
     write_video(Video(old, 16.0), f"{folder}/")
-    real_write_png, calls = video_io._write_png, []
+    real_write_png, calls = writers._write_png, []
 
-    def failing_write_png(frame, path):
+    def failing_write_png(data, path):
         calls.append(path)
         if len(calls) == 2:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-        real_write_png(frame, path)
+        real_write_png(data, path)
 
-    monkeypatch.setattr(video_io, "_write_png", failing_write_png)
+    monkeypatch.setattr(writers, "_write_png", failing_write_png)
     with pytest.raises(MediaError, match="No space left") as info:
         write_video(Video(noise_clip(frames=4), 16.0), folder, overwrite=True)
     assert str(folder) in str(info.value)
@@ -269,13 +269,13 @@ def test_failure_mid_png_folder_keeps_old_folder_and_leaves_no_temp(tmp_path, mo
 
 def test_target_created_during_encode_is_not_clobbered(tmp_path, monkeypatch):
     target = tmp_path / "clip.mp4"
-    real_writer = video_io._FILE_WRITERS[".mp4"]
+    real_writer = writers.FILE_WRITERS[".mp4"]
 
-    def writer_racing_another_job(video, path, crf):
-        real_writer(video, path, crf)
+    def writer_racing_another_job(video, path, encoding):
+        real_writer(video, path, encoding)
         target.write_bytes(b"another job's export")
 
-    monkeypatch.setitem(video_io._FILE_WRITERS, ".mp4", writer_racing_another_job)
+    monkeypatch.setitem(writers.FILE_WRITERS, ".mp4", writer_racing_another_job)
     with pytest.raises(MediaError, match="already exists"):
         write_video(Video(gradient_clip(frames=2), 16.0), target)
     assert target.read_bytes() == b"another job's export"

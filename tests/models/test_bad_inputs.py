@@ -122,16 +122,21 @@ def test_a_clip_of_the_wrong_size_for_video_to_video(tiny_model, tmp_path):
     assert "the clip is 30x32, 10 frames" in failed["message"]
 
 
-def test_an_existing_output_is_not_overwritten(tiny_model, tmp_path):
+def test_an_existing_output_is_never_overwritten_the_name_moves_on(tiny_model, tmp_path):
     (tmp_path / "o.mp4").write_bytes(b"earlier work")
-    failed = failure(example_snapshot(tiny_model, tmp_path / "o.mp4"))
-    assert (failed["node"], failed["param"]) == ("save", "path") and "already exists" in failed["message"]
+    events = []
+    snapshot = example_snapshot(tiny_model, tmp_path / "o.mp4")
+    assert Executor(catalogue()).run(snapshot, events.append, lambda: False) == "done"
+    saved = next(e for e in events if e["event"] == "node_finished" and e["node"] == "save")
+    assert saved["info"]["path"] == str(tmp_path / "o-2.mp4")
     assert (tmp_path / "o.mp4").read_bytes() == b"earlier work"
 
 
 def test_an_unknown_output_kind(tiny_model, tmp_path):
-    failed = failure(example_snapshot(tiny_model, tmp_path / "o.avi"))
-    assert failed["node"] == "save" and ".mp4" in failed["message"]
+    events = []
+    snapshot = example_snapshot(tiny_model, tmp_path / "o.avi")
+    assert Executor(catalogue()).run(snapshot, events.append, lambda: False) == "failed"
+    assert "node 'save' parameter 'format': must be one of 'mp4', 'webm', 'gif', 'png'" in events[-1]["problems"][0]
 
 
 def test_a_scheduler_the_family_does_not_offer_is_caught_by_validation(tiny_model, tmp_path):

@@ -74,13 +74,13 @@ def test_typing_a_prompt_is_one_undo_step(qtbot, inspector, graph, stack):
 
 def test_leaving_a_field_ends_the_merged_step(qtbot, inspector, graph, stack):
     inspector.show_node("save")
-    line = inspector.fields["path"].line_edit
+    line = inspector.fields["folder"].line_edit
     line.setFocus()
     line.end(False)
     qtbot.keyClicks(line, "x")
     line.editingFinished.emit()
     qtbot.keyClicks(line, "y")
-    assert graph.nodes["save"].params["path"] == "renders/text_to_video.mp4xy"
+    assert graph.nodes["save"].params["folder"] == "rendersxy"
     assert stack.count() == 2
 
 
@@ -119,15 +119,15 @@ def test_clicked_choices_are_one_step_each(inspector, graph, stack):
 
 def test_undo_updates_the_shown_editor_without_moving_the_cursor(qtbot, inspector, graph, stack):
     inspector.show_node("save")
-    line = inspector.fields["path"].line_edit
-    stack.push(SetParam(graph, "save", "path", "renders/a.mp4", session=1))
+    line = inspector.fields["folder"].line_edit
+    stack.push(SetParam(graph, "save", "folder", "renders/a", session=1))
     line.setFocus()
     line.setCursorPosition(3)
-    stack.push(SetParam(graph, "save", "path", "renders/b.mp4", session=2))
-    assert line.text() == "renders/b.mp4"
+    stack.push(SetParam(graph, "save", "folder", "renders/b", session=2))
+    assert line.text() == "renders/b"
     assert line.cursorPosition() == 3
     stack.undo()
-    assert line.text() == "renders/a.mp4"
+    assert line.text() == "renders/a"
 
 
 def test_removing_the_shown_node_empties_the_inspector(inspector, graph):

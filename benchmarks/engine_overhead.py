@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from studio.engine.client import EngineClient
+from studio.media.naming import output_params
 from studio.media.video_io import read_video
 from studio.models.tiny import save_tiny_wan
 from studio.paths import WORKFLOWS
@@ -33,7 +34,7 @@ def studio_snapshot(model: Path, out: Path, args: argparse.Namespace, seed: int)
     nodes["latent"]["params"].update(width=args.size, height=args.size, frames=args.frames)
     nodes["guidance"]["params"]["scale"] = SCALE
     nodes["sampler"]["params"].update(seed=seed, steps=args.steps)
-    nodes["save"]["params"].update(path=f"{out}/", overwrite=True)
+    nodes["save"]["params"].update(output_params(f"{out}/"), overwrite=True)
     return data
 
 

@@ -18,4 +18,5 @@ def decode(ctx, model, latent, tiling: bool) -> dict:
     if latent.samples is None:
         raise NodeError("the latent is empty (nothing was sampled into it); connect a Sampler", input="latent")
     frames = model.family.decode(latent.samples, tiled=tiling)
+    ctx.publish_frames(frames, model.family.fps)
     return {"video": Video(frames=frames, fps=model.family.fps)}

@@ -10,6 +10,33 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def studio_cache_dir(tmp_path_factory) -> Path:
+    """Every test, and every worker or CLI process a test starts, caches (latent projections) in a temporary folder."""
+    folder = tmp_path_factory.mktemp("studio-cache")
+    previous = os.environ.get("STUDIO_CACHE_DIR")
+    os.environ["STUDIO_CACHE_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("STUDIO_CACHE_DIR", None)
+    else:
+        os.environ["STUDIO_CACHE_DIR"] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
+def studio_config_dir(tmp_path_factory) -> Path:
+    """Every test, worker and CLI process keeps its settings and C2PA signing key in a temporary folder, never the
+    user's own config folder."""
+    folder = tmp_path_factory.mktemp("studio-config")
+    previous = os.environ.get("STUDIO_CONFIG_DIR")
+    os.environ["STUDIO_CONFIG_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("STUDIO_CONFIG_DIR", None)
+    else:
+        os.environ["STUDIO_CONFIG_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A tiny random-init Wan 2.2 TI2V-style model (text-to-video and first-frame image-to-video)."""

@@ -50,13 +50,14 @@ class EngineClient:
             return
         try:
             self._conn.send({"op": "shutdown"})
-        except (OSError, ValueError):
+        except (AttributeError, OSError, ValueError):  # no pipe: the worker never got going
             pass
         self._process.join(timeout=0 if self.busy else 5)
         if self._process.is_alive():
             self._process.kill()
             self._process.join()
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
         self._process = self._conn = None
         self._run_id = self._running_node = None
 

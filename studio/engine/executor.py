@@ -6,6 +6,11 @@ Events (plain dicts; the worker adds "run_id"):
     node_failed {node, message, param?, input?, detail?}   node_cancelled {node}
     step {node, step, total, preview?}               run_finished {status: done|failed|cancelled|crashed, message?,
                                                                    problems?}
+    frames {node, kind: "final", frames, fps}
+`preview` is the model's current clean-clip estimate of every frame, uint8 (F, H, W, 3), longest side <= 256;
+`frames` is a node's decoded clip, uint8 (F, H, W, 3), longest side <= 512. Both are numpy arrays: consumers that
+print or serialise events must skip them. A node served from the cache sends its frames events again, before its
+node_cached. A snapshot with "previews": false asks for step events without previews.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import json
 import time
 import traceback
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,6 +37,7 @@ Emit = Callable[[dict[str, Any]], None]
 class CacheEntry:
     outputs: dict[str, Any]
     info: dict[str, Any]
+    published: list[dict[str, Any]] = field(default_factory=list)  # frames events, replayed on a cache hit
 
 
 class Executor:
@@ -51,19 +57,23 @@ class Executor:
                                 problems=[str(p) for p in problems])
         order, _ = topological_order({nid: [src for src, _ in n.inputs.values()] for nid, n in graph.nodes.items()})
         base_dir = Path(snapshot.get("base_dir") or Path.cwd())
+        previews = bool(snapshot.get("previews", True))
+        workflow = graph.to_json()  # shared by every node's context: output nodes embed it, nobody edits it
         emit({"event": "run_started", "nodes": order})
         keys: dict[str, str] = {}
         results: dict[str, dict[str, Any]] = {}
         for node_id in order:
             node, spec = graph.nodes[node_id], self.registry.get(graph.nodes[node_id].type)
             params = {**spec.default_params(), **node.params}
-            ctx = RunContext(node_id, base_dir, emit, is_cancelled)
+            ctx = RunContext(node_id, base_dir, emit, is_cancelled, previews=previews, workflow=workflow)
             try:
                 ctx.check_aborted()
                 keys[node_id] = self._cache_key(spec, params, node.inputs, keys, ctx)
                 cached = None if spec.is_output else self.cache.get(keys[node_id])
                 if cached is not None:
                     results[node_id] = cached.outputs
+                    for event in cached.published:  # the window gets the final frames even when nothing re-ran
+                        emit({**event, "node": node_id})
                     emit({"event": "node_cached", "node": node_id, "info": cached.info})
                     continue
                 emit({"event": "node_started", "node": node_id})
@@ -85,7 +95,7 @@ class Executor:
                       "detail": traceback.format_exc()})
                 return self._finish(emit, "failed", message)
             results[node_id] = outputs
-            self.cache[keys[node_id]] = CacheEntry(outputs, dict(ctx.info))
+            self.cache[keys[node_id]] = CacheEntry(outputs, dict(ctx.info), list(ctx.published))
             emit({"event": "node_finished", "node": node_id, "seconds": time.perf_counter() - started,
                   "info": ctx.info})
         # Keep only what this graph uses, so memory does not grow with every edit.

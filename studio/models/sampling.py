@@ -1,12 +1,14 @@
 """The denoising loop behind the Sampler node: family-agnostic, cancellable between steps, reporting every step."""
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
 
 from studio.engine.context import RunContext
-from studio.engine.errors import NodeError
+from studio.engine.errors import Cancelled, NodeError
+from studio.models.families.base import ModelFamily
 from studio.models.values import Guider, Latent, LoadedModel, Conditioning
 
 GUIDER_CLASSES = {
@@ -38,6 +40,21 @@ def initial_latents(latent: Latent, scheduler: Any, timesteps: torch.Tensor, noi
     return scheduler.scale_noise(latent.samples, start, noise)
 
 
+def step_previews(ctx: RunContext, model: LoadedModel) -> Any:
+    """The model's latent projection when this run wants previews and the family can give them, else None."""
+    if not ctx.previews or type(model.family).predicted_clean is ModelFamily.predicted_clean:
+        return None
+    from studio.models.previews import projection_for
+
+    try:
+        return projection_for(model, check_aborted=ctx.check_aborted)
+    except Cancelled:
+        raise
+    except Exception as exc:  # a preview is never worth failing the render for: say so on the node and go on
+        warnings.warn(f"no step previews: fitting the latent projection failed ({type(exc).__name__}: {exc})")
+        return None
+
+
 @torch.no_grad()
 def sample(ctx: RunContext, model: LoadedModel, positive: Conditioning, guider: Guider, latent: Latent, *,
            seed: int, steps: int, scheduler_name: str, denoise: float) -> Latent:
@@ -66,6 +83,7 @@ def sample(ctx: RunContext, model: LoadedModel, positive: Conditioning, guider: 
     negative = (guider.negative or family.empty_prompt()).embeds if guided else None
     combine = make_guider(guider) if guided else None
     total = len(timesteps)
+    projection = step_previews(ctx, model)
     for index, t in enumerate(timesteps):
         ctx.check_aborted()
         prediction = family.predict(latents, t, positive.embeds, latent.first_frame)
@@ -73,7 +91,11 @@ def sample(ctx: RunContext, model: LoadedModel, positive: Conditioning, guider: 
             unconditional = family.predict(latents, t, negative, latent.first_frame)
             combine.set_state(index, total, t)
             prediction = combine.forward(prediction, unconditional).pred
-        latents = scheduler.step(prediction, t, latents, return_dict=False)[0]
-        ctx.set_progress(index + 1, total)
+        noisy, latents = latents, scheduler.step(prediction, t, latents, return_dict=False)[0]
+        if projection is None:
+            ctx.set_progress(index + 1, total)
+            continue
+        clean = family.predicted_clean(noisy, prediction, scheduler, latent.first_frame)
+        ctx.set_progress(index + 1, total, preview=projection.project(clean))
     latents = family.apply_first_frame(latents, latent.first_frame)
     return Latent(latent.width, latent.height, latent.frames, samples=latents, first_frame=latent.first_frame)

@@ -18,6 +18,8 @@ class LoadedModel:
     family: "ModelFamily"
     device: str
     dtype: str
+    # The step-preview projection (studio.models.previews), fitted or read from disk on first use.
+    latent_projection: Any = field(default=None, repr=False, compare=False)
 
     @property
     def pipeline(self) -> Any:

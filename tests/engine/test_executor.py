@@ -125,3 +125,53 @@ def test_an_invalid_graph_is_refused_with_every_problem_before_anything_runs():
     status, events = run(Executor(registry()), snap)
     assert status == "failed" and calls == []
     assert len(events[-1]["problems"]) == 2
+
+
+def show(ctx, value):
+    """A node that publishes a clip, as Decode does, and remembers whether previews were asked for."""
+    import numpy as np
+
+    calls.append(ctx.node_id)
+    seen_previews.append(ctx.previews)
+    ctx.publish_frames(np.full((2, 600, 1024, 3), value, np.uint8), fps=12)
+    return {"out": value}
+
+
+seen_previews: list[bool] = []
+
+
+def frames_registry():
+    reg = registry()
+    reg.add(NodeSpec("show", 1, "Show", "test", "Publishes frames.", (Input("value", PortType.LATENT),),
+                     (Output("out", PortType.LATENT),), (), show))
+    return reg
+
+
+def frames_snapshot(x=1, **extra):
+    return {"format": "studio.workflow", "version": 1, **extra, "nodes": {
+        "x": {"type": "number@1", "params": {"value": x}},
+        "show": {"type": "show@1", "inputs": {"value": ["x", "out"]}},
+        "sink": {"type": "sink@1", "inputs": {"value": ["show", "out"]}},
+    }}
+
+
+def test_published_frames_arrive_shrunk_and_are_sent_again_when_the_node_is_served_from_the_cache():
+    executor = Executor(frames_registry())
+    _, events = run(executor, frames_snapshot())
+    sent = [e for e in events if e["event"] == "frames"]
+    assert len(sent) == 1 and set(sent[0]) == {"event", "node", "kind", "frames", "fps"}
+    assert sent[0]["node"] == "show" and sent[0]["kind"] == "final" and sent[0]["fps"] == 12.0
+    assert sent[0]["frames"].shape == (2, 300, 512, 3) and sent[0]["frames"].dtype.name == "uint8"
+    assert (sent[0]["frames"] == 1).all()
+    _, events = run(executor, frames_snapshot())
+    assert calls == ["sink"]  # nothing re-ran...
+    replayed = [e for e in events if e["event"] in ("frames", "node_cached") and e["node"] == "show"]
+    assert [e["event"] for e in replayed] == ["frames", "node_cached"]  # ...yet the frames came again, first
+    assert replayed[0]["frames"] is sent[0]["frames"] and not replayed[0]["frames"].flags.writeable
+
+
+def test_a_snapshot_can_ask_for_steps_without_previews():
+    seen_previews.clear()
+    run(Executor(frames_registry()), frames_snapshot())
+    run(Executor(frames_registry()), frames_snapshot(previews=False))
+    assert seen_previews == [True, False]

@@ -118,3 +118,23 @@ def test_submitting_while_busy_is_refused(tiny_model, tmp_path):
         engine.submit(example_snapshot(tiny_model, tmp_path / "a.mp4"))
         with pytest.raises(RuntimeError, match="already in progress"):
             engine.submit(example_snapshot(tiny_model, tmp_path / "b.mp4"))
+
+
+def test_every_step_brings_a_preview_of_every_frame_and_the_decoded_frames_come_last(engine, tiny_model, tmp_path):
+    snapshot = example_snapshot(tiny_model, tmp_path / "a.mp4", sampler={"steps": 3, "seed": 21})
+    _, events = collect(engine, snapshot)
+    steps = [e for e in events if e["event"] == "step"]
+    assert [e["step"] for e in steps] == [1, 2, 3]
+    for event in steps:
+        assert event["preview"].shape == (9, 32, 32, 3) and event["preview"].dtype.name == "uint8"
+    assert len({e["preview"].tobytes() for e in steps}) == 3  # each step shows the clip as it is then
+    frames = [e for e in events if e["event"] == "frames"]
+    assert [(e["node"], e["kind"], e["frames"].shape, e["fps"]) for e in frames] == [
+        ("decode", "final", (9, 32, 32, 3), 16.0)]
+    assert events.index(frames[0]) < next(i for i, e in enumerate(events)
+                                           if e["event"] == "node_finished" and e["node"] == "decode")
+    # Only the output path changes: decode is served from the cache, and its frames are sent again.
+    _, again = collect(engine, example_snapshot(tiny_model, tmp_path / "b.mp4", sampler={"steps": 3, "seed": 21}))
+    assert "decode" in nodes_with(again, "node_cached") and not any(e["event"] == "step" for e in again)
+    replayed = [e for e in again if e["event"] == "frames"]
+    assert len(replayed) == 1 and (replayed[0]["frames"] == frames[0]["frames"]).all()

@@ -32,6 +32,15 @@ class ModelFamily:
     temporal_compression: int
     size_multiple: int  # width and height must be multiples of this
 
+    # A causal video VAE decodes latent frame 0 to pixel frame 0 alone, and each later latent frame to the next
+    # temporal_compression frames; a non-causal one decodes every latent frame to temporal_compression frames.
+    causal_first_frame: bool = False
+
+    def pixel_frames(self, latent_frames: int) -> int:
+        """How many frames a clip of `latent_frames` latent frames decodes to."""
+        t = self.temporal_compression
+        return 1 + (latent_frames - 1) * t if self.causal_first_frame else latent_frames * t
+
     def native_size(self) -> tuple[int, int, int]:
         """(width, height, frames) the model was trained at."""
         raise NotImplementedError
@@ -84,6 +93,15 @@ class ModelFamily:
 
     def apply_first_frame(self, latents: torch.Tensor, first_frame: torch.Tensor | None) -> torch.Tensor:
         return latents
+
+    def predicted_clean(self, latents: torch.Tensor, prediction: torch.Tensor, scheduler: Any,
+                        first_frame: torch.Tensor | None) -> torch.Tensor | None:
+        """The clean clip the model currently expects (x0), for previews; None when the family cannot tell.
+
+        Called right after `scheduler.step(prediction, t, latents)`, with the `latents` that step started from; it
+        must not change the scheduler or the latents.
+        """
+        return None
 
     # -- pixels
     supports_first_frame: bool = False

@@ -21,6 +21,7 @@ class WanFamily(ModelFamily):
     name = "Wan"
     pipeline_classes = ("WanPipeline", "WanImageToVideoPipeline")
     schedulers = ("default", "unipc", "euler", "dpm++")
+    causal_first_frame = True
 
     def __init__(self, pipe: Any, manifest: dict[str, Any] | None = None) -> None:
         super().__init__(pipe, manifest)
@@ -104,6 +105,15 @@ class WanFamily(ModelFamily):
             timestep = t.expand(latents.shape[0])
         return self.pipe.transformer(hidden_states=model_input.to(self.transformer_dtype), timestep=timestep,
                                      encoder_hidden_states=embeds, return_dict=False)[0]
+
+    def predicted_clean(self, latents: torch.Tensor, prediction: torch.Tensor, scheduler: Any,
+                        first_frame: torch.Tensor | None) -> torch.Tensor:
+        # Flow matching: x_t = (1 - sigma) x0 + sigma noise and the model predicts v = noise - x0, so
+        # x0 = x_t - sigma v. Every scheduler offered here advances step_index by one per step, so the sigma of the
+        # step just taken is sigmas[step_index - 1] (for a partial denoise too, where step_index did not start at 0).
+        sigma = scheduler.sigmas[scheduler.step_index - 1].to(latents.device, torch.float32)
+        clean = latents.to(torch.float32) - sigma * prediction.to(torch.float32)
+        return self.apply_first_frame(clean, first_frame)
 
     # -- pixels
     def _stats(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:

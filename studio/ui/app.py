@@ -43,6 +43,8 @@ def run_gui(workflow: str | None = None, run: bool = False, screenshot: str | No
         print(f"studio gui: cannot open {path}", file=sys.stderr)
         window.close()
         return 1
+    if unattended:
+        window.resize(1600, 1000)  # pictures for docs and CI do not depend on a saved window size
     window.show()
     outcome = {"code": 0}
 

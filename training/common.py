@@ -41,8 +41,14 @@ def torch_generator(rng: np.random.Generator) -> torch.Generator:
     return torch.Generator("cpu").manual_seed(int(rng.integers(2 ** 62)))
 
 
-def warmup_lr(base_lr: float, step: int, warmup: int) -> float:
-    return base_lr * min(1.0, step / max(1, warmup))
+def warmup_lr(base_lr: float, step: int, warmup: int, *, steps: int = 0, cooldown: int = 0) -> float:
+    """Linear warm-up over `warmup` steps, constant, then (if `cooldown`) linear down to a tenth over the last
+    `cooldown` of `steps`. Only the tail depends on `steps`, so stopping before it and resuming with a larger
+    `steps` gives the weights one uninterrupted run to that many steps gives."""
+    rate = base_lr * min(1.0, step / max(1, warmup))
+    if cooldown and step > steps - cooldown:
+        rate *= 1.0 - 0.9 * (step - (steps - cooldown)) / cooldown
+    return rate
 
 
 # -- checkpoints
@@ -133,7 +139,7 @@ def read_log(path: Path) -> list[dict]:
 
 def train_loop(*, stage: str, folder: Path, modules: dict[str, torch.nn.Module], trained: torch.nn.Module,
                optimizer: torch.optim.Optimizer, loss_at: Callable[[int], torch.Tensor], steps: int, lr: float,
-               warmup: int, checkpoint_every: int, log_path: Path, settings: dict,
+               warmup: int, checkpoint_every: int, log_path: Path, settings: dict, cooldown: int = 0,
                after_step: Callable[[int], None] | None = None) -> dict:
     """Resume from folder's newest checkpoint, run to `steps`, checkpoint every `checkpoint_every` and at the end.
 
@@ -158,7 +164,7 @@ def train_loop(*, stage: str, folder: Path, modules: dict[str, torch.nn.Module],
     try:
         for step in range(start + 1, steps + 1):
             tick = time.perf_counter()
-            step_lr = warmup_lr(lr, step, warmup)
+            step_lr = warmup_lr(lr, step, warmup, steps=steps, cooldown=cooldown)
             for group in optimizer.param_groups:
                 group["lr"] = step_lr
             loss = loss_at(step)

@@ -11,8 +11,10 @@ Design
   (seed, stage, step) alone, so a resumed run sees exactly the batches an uninterrupted one would, and no state but
   weights and optimizer moments has to be checkpointed. Held-out triples are never drawn (asserted).
 - Stage 1, VAE: AutoencoderKLWan with the Wan 2.1 layout (8x spatial, 4x causal temporal compression) at base_dim 16
-  and z_dim 8: 64x64x17 clips become 8x5x8x8 latents. Trained on 9-frame windows (first-frame chunk + two cached
-  chunks: every case the causal VAE meets, at half the cost) with L1 + MSE on the raw decoder output and a small KL.
+  and z_dim 8: 64x64x17 clips become 8x5x8x8 latents. Two phases (training/vae_stage.py says why): 9-frame windows
+  under a plain L1 + MSE on the raw decoder output, then whole 17-frame clips under an error averaged over the shape
+  and the background separately, with an edge term; a small KL throughout. A detector check on fresh clips
+  round-tripped through the VAE is printed at the end of the stage.
 - Latent pool: the finished VAE encodes --pool clips once (posterior mode, like the pipelines' image encoding); the
   per-channel mean/std over the pool go into the VAE config (latents_mean / latents_std), so the pipeline's own
   normalisation gives the transformer unit-variance latents. Stage 2 reads the pool instead of running the encoder
@@ -46,24 +48,25 @@ import torch
 from training.common import latest_checkpoint, pick_device, plot_losses
 from training.transformer_stage import (FLOW_SHIFT, build_text_encoder, build_transformer, caption_embeddings,
                                         separation, shapes_tokenizer, train_transformer, training_captions)
-from training.vae_stage import (CLIP_FRAMES, CLIP_SIZE, build_vae, latent_pool, normalise, set_latent_statistics,
-                                train_vae)
+from training.vae_stage import (CLIP_FRAMES, CLIP_SIZE, build_vae, latent_pool, normalise,
+                                reconstruction_check, set_latent_statistics, train_vae)
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE_LIMIT_MIB = 25.0
+VAE_CHECK_PASS = 0.95  # below this share of clips read back right, the end of stage 1 warns
 PRESETS = {
     # The bundled model.
     "shapes": {"vae": {"base_dim": 16, "z_dim": 8, "dim_mult": (1, 2, 3, 3), "num_res_blocks": 1},
                "text": {"d_model": 64, "layers": 2, "heads": 4},
                "transformer": {"heads": 4, "head_dim": 48, "layers": 6, "ffn_dim": 768},
                "vae_batch": 4, "batch": 16, "pool": 8192, "vae_lr": 5e-4, "lr": 3e-4, "vae_warmup": 100,
-               "warmup": 200},
+               "warmup": 200, "vae_check": 48},
     # Seconds-long smoke runs (tests): same code path, toy widths.
     "smoke": {"vae": {"base_dim": 8, "z_dim": 4, "dim_mult": (1, 1, 1, 1), "num_res_blocks": 1},
               "text": {"d_model": 16, "layers": 1, "heads": 2},
               "transformer": {"heads": 2, "head_dim": 12, "layers": 1, "ffn_dim": 32},
               "vae_batch": 1, "batch": 2, "pool": 8, "vae_lr": 5e-4, "lr": 3e-4, "vae_warmup": 100,
-              "warmup": 200},
+              "warmup": 200, "vae_check": 2},
 }
 
 
@@ -74,11 +77,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=REPO / "build" / "shapes-training",
                         help="checkpoints, latent pool, loss.csv, loss.png (default: build/shapes-training)")
     # Defaults fill about 2 hours on a 2-core CPU (measured: 0.85 s per VAE step, 0.25 s per transformer step).
-    parser.add_argument("--vae-steps", type=int, default=3000, help="stage 1 total steps")
-    parser.add_argument("--steps", type=int, default=16000, help="stage 2 total steps")
+    parser.add_argument("--vae-steps", type=int, default=3000, help="stage 1, first phase: total steps")
+    parser.add_argument("--vae-refine-steps", type=int, default=800,
+                        help="stage 1, second phase (whole clips, shape-balanced loss): total steps")
+    parser.add_argument("--steps", type=int, default=12000, help="stage 2 total steps")
     parser.add_argument("--batch", type=int, default=None, help="stage 2 batch (default: the preset's)")
     parser.add_argument("--vae-batch", type=int, default=None, help="stage 1 batch (default: the preset's)")
     parser.add_argument("--pool", type=int, default=None, help="clips in the latent pool (default: the preset's)")
+    parser.add_argument("--vae-check", type=int, default=None,
+                        help="clips reconstructed and read back by the detector after stage 1 (default: the preset's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     parser.add_argument("--checkpoint-every", type=int, default=250)
@@ -111,14 +118,29 @@ def text_encoder_for(work: Path, tokenizer, seed: int, settings: dict):
     return encoder
 
 
+def check_vae(vae, *, seed: int, count: int, device: torch.device) -> dict:
+    """Print how many fresh 17-frame clips survive the VAE's round trip, before stage 2 spends an hour on it."""
+    began = time.perf_counter()
+    check = reconstruction_check(vae, seed=seed, count=count, device=device)
+    print(f"[vae] reconstruction check: the detector reads {check['right']}/{count} encoded-and-decoded 17-frame "
+          f"clips right ({time.perf_counter() - began:.0f} s)", flush=True)
+    for miss in check["misses"][:8]:
+        print(f"[vae]   {' '.join(miss['clip'])} read back as {miss['read']}", flush=True)
+    if check["right"] < VAE_CHECK_PASS * count:
+        print(f"WARNING: the VAE loses clips stage 2 will learn from; train it further (--vae-steps) in a fresh "
+              f"--work before spending stage 2 on it", flush=True)
+    return check
+
+
 def refuse_retraining_the_vae_under_stage_2(work: Path, vae_steps: int) -> None:
     checkpoint = latest_checkpoint(work / "transformer")
     if checkpoint is None:
         return
     made_with = json.loads((checkpoint / "state.json").read_text(encoding="utf-8"))["settings"]["vae_step"]
     if vae_steps > made_with:  # more VAE training would change the latents stage 2 has learned
-        raise SystemExit(f"stage 2 in {work} was trained on the VAE at step {made_with}: pass --vae-steps "
-                         f"{made_with} to resume it, or use a fresh --work to train the VAE further")
+        raise SystemExit(f"stage 2 in {work} was trained on the VAE after {made_with} steps in all: pass --vae-steps"
+                         f" and --vae-refine-steps adding up to {made_with} to resume it, or use a fresh --work to "
+                         "train the VAE further")
 
 
 def component_sizes(folder: Path, pipeline) -> dict[str, dict]:
@@ -158,14 +180,16 @@ def train(args: argparse.Namespace) -> dict:
     vae_batch, batch = args.vae_batch or preset["vae_batch"], args.batch or preset["batch"]
     pool_size = args.pool or preset["pool"]
     print(f"training on {device}; work folder {work}", flush=True)
-    refuse_retraining_the_vae_under_stage_2(work, args.vae_steps)
+    refuse_retraining_the_vae_under_stage_2(work, args.vae_steps + args.vae_refine_steps)
 
     torch.manual_seed(args.seed)
     vae = build_vae(**preset["vae"])
     vae_settings = {"preset": args.preset, "seed": args.seed, "batch": vae_batch, "lr": preset["vae_lr"]}
-    vae_summary = train_vae(vae, work=work, seed=args.seed, steps=args.vae_steps, batch=vae_batch,
+    vae_summary = train_vae(vae, work=work, seed=args.seed, steps=args.vae_steps,
+                            refine_steps=args.vae_refine_steps, batch=vae_batch,
                             lr=preset["vae_lr"], warmup=preset["vae_warmup"], checkpoint_every=args.checkpoint_every,
                             device=device, settings=vae_settings)
+    vae_summary["check"] = check_vae(vae, seed=args.seed, count=args.vae_check or preset["vae_check"], device=device)
 
     pool_began = time.perf_counter()
     latents, attrs = latent_pool(vae, path=work / "latent_pool.safetensors", seed=args.seed, count=pool_size,

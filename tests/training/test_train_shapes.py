@@ -14,7 +14,7 @@ from training.common import read_log
 from training.train_shapes import main
 from training.transformer_stage import flow_matching_loss, shapes_tokenizer, training_captions
 
-STEPS = ["--vae-steps", "2", "--checkpoint-every", "2", "--preset", "smoke", "--seed", "3"]
+STEPS = ["--vae-steps", "2", "--vae-refine-steps", "2", "--checkpoint-every", "2", "--preset", "smoke", "--seed", "3"]
 
 
 def train(out, work, steps):
@@ -52,9 +52,12 @@ def test_the_folder_is_a_safetensors_only_wan_ti2v_pipeline_loadable_offline(tra
 def test_a_second_invocation_resumes_from_the_checkpoint(trained):
     root, first, second = trained
     assert (first["vae"]["start_step"], first["transformer"]["start_step"]) == (0, 0)
-    assert (second["vae"]["start_step"], second["transformer"]["start_step"]) == (2, 2)
+    assert (second["vae"]["start_step"], second["vae"]["refine"]["start_step"]) == (2, 2)
+    assert second["transformer"]["start_step"] == 2
     steps = [(row["stage"], int(row["step"])) for row in read_log(root / "work" / "loss.csv")]
-    assert steps == [("vae", 1), ("vae", 2), *[("transformer", step) for step in range(1, 5)]]
+    assert steps == [("vae", 1), ("vae", 2), ("vae-refine", 1), ("vae-refine", 2),
+                     *[("transformer", step) for step in range(1, 5)]]
+    assert second["vae"]["check"]["clips"] == 2  # the detector check ran on the finished VAE
 
 
 def test_resuming_gives_the_weights_an_uninterrupted_run_gives(trained, tmp_path):
@@ -68,9 +71,10 @@ def test_resuming_gives_the_weights_an_uninterrupted_run_gives(trained, tmp_path
 
 def test_more_vae_training_under_a_trained_stage_2_is_refused(trained):
     root, _, _ = trained
-    with pytest.raises(SystemExit, match="pass --vae-steps 2 to resume it"):
-        main(["--out", str(root / "model"), "--work", str(root / "work"), "--steps", "4", "--vae-steps", "3",
-              "--preset", "smoke", "--seed", "3"])
+    for more in (["--vae-steps", "3", "--vae-refine-steps", "2"], ["--vae-steps", "2", "--vae-refine-steps", "3"]):
+        with pytest.raises(SystemExit, match="adding up to 4 to resume it"):
+            main(["--out", str(root / "model"), "--work", str(root / "work"), "--steps", "4", *more,
+                  "--preset", "smoke", "--seed", "3"])
 
 
 def render(snapshot):
@@ -134,3 +138,23 @@ def test_image_to_video_clips_see_a_clean_first_frame_at_timestep_zero_and_it_is
     prediction[1, :, 0] = 100.0
     assert flow_matching_loss(fake, clean, torch.zeros(2, 5, 8), first_frame,
                               torch.Generator().manual_seed(0)) > again
+
+
+def test_the_vae_loss_punishes_a_lost_shape_far_more_than_a_plain_pixel_mean_does():
+    from studio.shapes.clips import draw_clip, sample_clip_spec
+    from training.vae_stage import clips_to_pixels, reconstruction_error
+
+    def plain(recon, pixels):  # the per-pixel L1 + MSE mean the VAE trained with before
+        return ((recon - pixels).abs() + (recon - pixels).pow(2)).mean()
+
+    spec = sample_clip_spec(np.random.default_rng(0), "red", "triangle", "left", 64, 64, 17)
+    pixels = clips_to_pixels(draw_clip(spec, 64, 64, 17)[None])
+    lost = torch.full_like(pixels, -1.0)  # the shape dropped: a black clip
+    # A small offset on every pixel, sized to cost the plain mean exactly what losing the shape costs it.
+    lost_cost = float(plain(lost, pixels))
+    offset = (-1.0 + (1.0 + 4.0 * lost_cost) ** 0.5) / 2.0  # offset + offset ** 2 == lost_cost
+    shifted = pixels + offset
+    assert float(plain(shifted, pixels)) == pytest.approx(lost_cost, rel=1e-4)
+    # The plain mean rates the two the same; the VAE loss rates the lost shape several times worse.
+    assert reconstruction_error(lost, pixels) > 3.0 * reconstruction_error(shifted, pixels)
+    assert reconstruction_error(pixels, pixels) == 0.0

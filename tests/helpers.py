@@ -16,6 +16,11 @@ def save_params(out: Path | str) -> dict:
     return output_params(str(out))
 
 
+def example_scale() -> float:
+    """The example workflow's guidance scale: what a plain pipeline must be given to match it."""
+    return json.loads(EXAMPLE.read_text())["nodes"]["guidance"]["params"]["scale"]
+
+
 def example_snapshot(model: Path, out: Path | str, **params: dict) -> dict:
     """The example workflow as a snapshot, pointed at `model`, sized small, writing to `out`."""
     data = json.loads(EXAMPLE.read_text())

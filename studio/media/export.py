@@ -44,13 +44,17 @@ class Export:
 def export_clip(video: Video, folder: str | os.PathLike, name: str = naming.DEFAULT_TEMPLATE, format: str = "mp4",
                 *, fps: float = 0, crf: int = 18, upscale: int = 1, workflow: dict[str, Any] | None = None,
                 seed: str = "", model: str | None = None, provenance: bool = True,
-                overwrite: bool = False, now: datetime.datetime | None = None) -> Export:
+                overwrite: bool = False, now: datetime.datetime | None = None,
+                progress: writers.Progress | None = None) -> Export:
     """Write `video` into `folder` under the name `name` gives, as `format` (mp4, webm, gif or png frames).
 
     fps 0 keeps the clip's own; crf is the quality of mp4 (0-51) and webm (0-63); upscale enlarges each frame by an
     integer factor (Lanczos). `workflow` is embedded in the file (a tag, GIF comment or PNG text chunk); with
     provenance, mp4, gif and png also get a C2PA manifest naming `model`. `overwrite` replaces a taken name
     (a template without {counter} only). Raises ExportError naming the parameter at fault.
+
+    `progress(done, total)` is called after each frame is encoded and once more just before the file is put in place;
+    an exception it raises (a cancel) aborts the export, propagates, and leaves nothing behind.
     """
     if format not in writers.FORMATS:
         raise ExportError(f"unknown format {format!r}; choose one of {', '.join(writers.FORMATS)}", "format")
@@ -69,7 +73,7 @@ def export_clip(video: Video, folder: str | os.PathLike, name: str = naming.DEFA
     if folder.exists() and not folder.is_dir():
         raise ExportError(f"Cannot write to {folder}: it is a file, not a folder", "folder")
     now = now or datetime.datetime.now()
-    encoding = writers.Encoding(crf, workflow_text(workflow) if workflow is not None else None, upscale)
+    encoding = writers.Encoding(crf, workflow_text(workflow) if workflow is not None else None, upscale, progress)
     target, temp, warnings, signed = None, None, [], False
     try:
         target = _free_path(folder, name, format, seed, overwrite, now)
@@ -77,6 +81,8 @@ def export_clip(video: Video, folder: str | os.PathLike, name: str = naming.DEFA
         writers.encode(video, temp, format, encoding)
         if provenance and format in signing.MIME_TYPES:
             temp, signed = _sign(temp, target, format, model, warnings)
+        if progress is not None:  # the last chance to cancel before the file appears
+            progress(video.num_frames, video.num_frames)
         for _ in range(1000):  # another export may take the name while this one encodes: move on to the next
             if writers.place(temp, target, as_folder=format == "png", overwrite=overwrite):
                 temp = None

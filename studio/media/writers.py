@@ -35,6 +35,7 @@ CRF_RANGE = {"mp4": (0, 51), "webm": (0, 63)}
 FORMATS = {"mp4": ".mp4", "webm": ".webm", "gif": ".gif", "png": ""}
 FORMAT_NAMES = {"mp4": "H.264 mp4", "webm": "VP9 webm", "gif": "animated GIF", "png": "PNG frames"}
 Writer = Callable[[Video, pathlib.Path, "Encoding"], None]
+Progress = Callable[[int, int], None]  # (frames done, frames in all); it may raise to abort the export
 
 
 # ---------------------------------------------------------------- formats
@@ -43,18 +44,23 @@ Writer = Callable[[Video, pathlib.Path, "Encoding"], None]
 @dataclass(frozen=True)
 class Encoding:
     """How to encode: quality (CRF, for mp4 and webm), the workflow text to embed, and an integer upscale factor
-    applied frame by frame as frames are encoded, so a x4 export never holds the whole enlarged clip in memory."""
+    applied frame by frame as frames are encoded, so a x4 export never holds the whole enlarged clip in memory.
+    `progress`, when given, is called with (done, total) after each frame is handed to the encoder."""
 
     crf: int = 18
     workflow_text: str | None = None
     upscale: int = 1
+    progress: Progress | None = None
 
     def size(self, video: Video) -> tuple[int, int]:
         return video.width * self.upscale, video.height * self.upscale
 
     def frames(self, video: Video) -> Iterator[np.ndarray]:
-        for frame in video.frames:
+        total = len(video.frames)
+        for index, frame in enumerate(video.frames):
             yield upscale_frame(frame, self.upscale)
+            if self.progress is not None:  # runs when the writer asks for the next frame: this one is encoded
+                self.progress(index + 1, total)
 
 
 def upscale_frame(frame: np.ndarray, factor: int) -> np.ndarray:

@@ -21,6 +21,8 @@ from studio.graph.workflow import WorkflowError, load_workflow
 from studio.media.embedded import is_media_path
 from studio.paths import WORKFLOWS, user_data_dir
 from studio.ui.editor import GraphEditor
+from studio.ui.export_dialog import ExportDialog
+from studio.ui.export_job import ExportSource
 from studio.ui.files import Autosaver, SaveError, write_workflow_file
 from studio.ui.inspector import Inspector
 from studio.ui.palette import NodePalette
@@ -48,6 +50,8 @@ class MainWindow(QMainWindow):
         self.path: Path | None = None
         self.template_name: str | None = None  # an example opened as an untitled copy
         self.autosaver = Autosaver(user_data_dir() / "autosave")
+        self.frames_snapshot: dict[str, Any] | None = None  # what the run that made the timeline's frames ran
+        self.export_window: ExportDialog | None = None
 
         self.editor = GraphEditor(self.registry, self.undo_stack)
         self.setCentralWidget(self.editor)
@@ -120,6 +124,9 @@ class MainWindow(QMainWindow):
         self.cancel_action = self._action("&Cancel Run", self.runner.cancel_current, "Ctrl+.",
                                           "Stop the running workflow after the current step")
         self.frame_action = self._action("&Frame All", self.editor.frame_all, None, "Show every node (F)")
+        self.export_action = self._action("&Export…", self.open_export_dialog, "Ctrl+E",
+                                          "Export the last run's final frames or a step's previews as a video")
+        self.export_action.setEnabled(False)  # until a run has made frames
 
     def _build_menus(self) -> None:
         menu = self.menuBar()
@@ -133,6 +140,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         for action in (self.save_action, self.save_as_action):
             file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = menu.addMenu("&Edit")
@@ -169,6 +178,8 @@ class MainWindow(QMainWindow):
         self.undo_stack.indexChanged.connect(self._edited)
         self.runner.event.connect(self._engine_event)
         self.runner.queue_changed.connect(self._update_run_actions)
+        self.timeline.export_requested.connect(self.open_export_dialog)
+        self.timeline.exportable_changed.connect(self.export_action.setEnabled)
         self._update_run_actions()
 
     # -- the open workflow
@@ -346,7 +357,35 @@ class MainWindow(QMainWindow):
 
     def _engine_event(self, event: dict[str, Any]) -> None:
         self.status.handle(event)
-        self.timeline.handle_event(event)
+        if self.timeline.handle_event(event) and event.get("event") in ("step", "frames", "node_cached"):
+            self._note_frames_run(event.get("run_id"))
+
+    def _note_frames_run(self, run_id: str | None) -> None:
+        """Remember the snapshot of the run whose images the timeline now shows: exports embed it."""
+        store = self.timeline.store
+        if store.stale or not store.has_images:  # still the previous run's images
+            return
+        run = next((r for r in self.runner.runs if run_id is not None and r.run_id == run_id), self.runner.current)
+        if run is not None:
+            self.frames_snapshot = run.snapshot
+
+    # -- exporting
+    def open_export_dialog(self) -> ExportDialog | None:
+        """Open the Export dialog on what the timeline holds now (None when it holds nothing)."""
+        if self.export_window is not None and self.export_window.isVisible():
+            self.export_window.raise_()
+            self.export_window.activateWindow()
+            return self.export_window
+        store = self.timeline.store
+        if not store.has_images:
+            return None
+        if self.export_window is not None:
+            self.export_window.deleteLater()
+        source = ExportSource.from_store(store, self.frames_snapshot, self.registry)
+        self.export_window = ExportDialog(source, self, step=self.timeline.current_step, node=store.active_node)
+        self.export_window.setWindowModality(Qt.WindowModality.WindowModal)
+        self.export_window.show()
+        return self.export_window
 
     def _update_run_actions(self) -> None:
         self.cancel_action.setEnabled(self.runner.current is not None)
@@ -394,6 +433,8 @@ class MainWindow(QMainWindow):
         self.autosave_timer.stop()
         self.idle_timer.stop()
         self.runner.shutdown()
+        if self.export_window is not None:
+            self.export_window.stop()
         self.autosaver.close()
         event.accept()
 

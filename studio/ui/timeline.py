@@ -25,6 +25,8 @@ class TimelineView(QtWidgets.QWidget):
     """Steps × frames of the last run. Feed it engine events with `handle_event`; it repaints on its own timer."""
 
     selection_changed = Signal(object, int)  # (step: int or FINAL, frame: 0-based)
+    export_requested = Signal()  # the Export… button: the window opens the Export dialog
+    exportable_changed = Signal(bool)  # whether the store holds anything to export
 
     def __init__(self, store: PreviewStore | None = None, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,6 +48,7 @@ class TimelineView(QtWidgets.QWidget):
         self._seen_generation = 0
         self._dirty = True
         self._rect_size: tuple[int, int] | None = None
+        self._exportable = False
         self._build()
         self._paint_timer = QtCore.QTimer(self, interval=1000 // PAINT_HZ, timeout=self.refresh)
         self._paint_timer.start()
@@ -70,12 +73,15 @@ class TimelineView(QtWidgets.QWidget):
         self.follow_button.toggled.connect(self._follow_toggled)
         self.compare_button = tool_button("Compare", "Show a second step side by side", True)
         self.compare_button.toggled.connect(self.set_compare)
+        self.export_button = tool_button("Export…", "Export the final frames or a step's previews (Ctrl+E)", False)
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self.export_requested)
         top = QtWidgets.QHBoxLayout()
         top.setContentsMargins(6, 4, 6, 0)
         for widget in (self.state_label, self.thinned_label):
             top.addWidget(widget)
         top.addStretch(1)
-        for widget in (self.zoom_button, self.follow_button, self.compare_button):
+        for widget in (self.zoom_button, self.follow_button, self.compare_button, self.export_button):
             top.addWidget(widget)
 
         self.viewer = FrameViewer()
@@ -250,6 +256,10 @@ class TimelineView(QtWidgets.QWidget):
         if self.playing:
             self._play_timer.setInterval(max(1, round(1000 / store.fps)))
         self.overview.sync(store)
+        if store.has_images != self._exportable:
+            self._exportable = store.has_images
+            self.export_button.setEnabled(self._exportable)
+            self.exportable_changed.emit(self._exportable)
         self._balance()
         self._update_state_label()
         self._selection_touched()

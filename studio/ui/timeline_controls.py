@@ -34,6 +34,7 @@ STYLE = """
 #timeline QMenu::item:selected { background: #3d3424; }
 #timeline QToolButton:hover { background: #33373e; }
 #timeline QToolButton:checked { background: #3d3424; border-color: #ffb347; color: #ffcf8a; }
+#timeline QToolButton:disabled { color: #5c626b; background: #23262b; border-color: #2e3238; }
 #timeline QToolButton#playButton { min-width: 22px; font-size: 13px; }
 #timeline QSlider::groove:horizontal { height: 4px; background: #33373e; border-radius: 2px; }
 #timeline QSlider::sub-page:horizontal { background: #8a6a3a; border-radius: 2px; }

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -55,30 +56,66 @@ def step_previews(ctx: RunContext, model: LoadedModel) -> Any:
         return None
 
 
-@torch.no_grad()
-def sample(ctx: RunContext, model: LoadedModel, positive: Conditioning, guider: Guider, latent: Latent, *,
-           seed: int, steps: int, scheduler_name: str, denoise: float) -> Latent:
-    from diffusers.utils.torch_utils import randn_tensor
+@dataclass
+class KnownRegion:
+    """Latents to keep: outside `mask` (1 regenerates a latent cell, 0 keeps it) the clip stays on the trajectory
+    of `samples` noised with `noise` to each step's noise level, so it ends exactly at `samples`."""
 
-    family = model.family
+    samples: torch.Tensor
+    noise: torch.Tensor
+    mask: torch.Tensor
+
+    def keep(self, family: ModelFamily, latents: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """`latents` inside the mask, the known samples noised to `sigma` outside it."""
+        return self.mask * latents + (1 - self.mask) * family.noised(self.samples, self.noise, sigma)
+
+    def blend(self, clean: torch.Tensor) -> torch.Tensor:
+        """A clean-clip estimate inside the mask, the known samples outside it (what the result will be)."""
+        return self.mask * clean + (1 - self.mask) * self.samples
+
+
+def plan_steps(family: ModelFamily, scheduler_name: str, steps: int, denoise: float, device: Any, *,
+               param: str = "denoise") -> tuple[Any, torch.Tensor]:
+    """The scheduler, set for `steps`, and the timesteps a denoise of `denoise` runs (the last round(steps * d))."""
     if scheduler_name not in family.schedulers:
         raise NodeError(f"{family.name} models offer schedulers {', '.join(family.schedulers)}", param="scheduler")
-    device = model.pipeline._execution_device
     scheduler = family.make_scheduler(scheduler_name)
     scheduler.set_timesteps(steps, device=device)
     # Like the video-to-video pipeline: denoise d keeps the last round(steps * d) steps.
     kept = min(int(steps * denoise), steps)
     if kept == 0:
-        raise NodeError(f"denoise {denoise} of {steps} steps leaves no step to run; raise denoise or steps",
-                        param="denoise")
-    timesteps = scheduler.timesteps[(steps - kept) * scheduler.order:]
+        raise NodeError(f"{param} {denoise} of {steps} steps leaves no step to run; raise {param} or steps",
+                        param=param)
+    return scheduler, scheduler.timesteps[(steps - kept) * scheduler.order:]
 
-    shape = family.latent_shape(latent.width, latent.height, latent.frames)
-    # The same noise as the plain pipeline given generator=torch.Generator("cpu").manual_seed(seed).
-    noise = randn_tensor(shape, generator=torch.Generator("cpu").manual_seed(seed), device=device,
-                         dtype=torch.float32)
+
+def seeded_noise(shape: tuple[int, ...], seed: int, device: Any) -> torch.Tensor:
+    """The same noise as the plain pipeline given generator=torch.Generator("cpu").manual_seed(seed)."""
+    from diffusers.utils.torch_utils import randn_tensor
+
+    return randn_tensor(shape, generator=torch.Generator("cpu").manual_seed(seed), device=device,
+                        dtype=torch.float32)
+
+
+@torch.no_grad()
+def sample(ctx: RunContext, model: LoadedModel, positive: Conditioning, guider: Guider, latent: Latent, *,
+           seed: int, steps: int, scheduler_name: str, denoise: float) -> Latent:
+    family = model.family
+    device = model.pipeline._execution_device
+    scheduler, timesteps = plan_steps(family, scheduler_name, steps, denoise, device)
+    noise = seeded_noise(family.latent_shape(latent.width, latent.height, latent.frames), seed, device)
     latents = initial_latents(latent, scheduler, timesteps, noise)
+    latents = denoise_steps(ctx, model, positive, guider, latents, scheduler, timesteps, latent.first_frame)
+    latents = family.apply_first_frame(latents, latent.first_frame)
+    return Latent(latent.width, latent.height, latent.frames, samples=latents, first_frame=latent.first_frame)
 
+
+def denoise_steps(ctx: RunContext, model: LoadedModel, positive: Conditioning, guider: Guider,
+                  latents: torch.Tensor, scheduler: Any, timesteps: torch.Tensor, first_frame: torch.Tensor | None,
+                  known: KnownRegion | None = None) -> torch.Tensor:
+    """Run `timesteps` from `latents`: cancellable before every step, reporting every step with a preview of every
+    frame when the run wants previews. With `known`, latents outside its mask follow its noised trajectory."""
+    family = model.family
     guided = guider.scale > 1.0  # as the plain pipeline: no unconditional pass at scale 1
     negative = (guider.negative or family.empty_prompt()).embeds if guided else None
     combine = make_guider(guider) if guided else None
@@ -86,16 +123,20 @@ def sample(ctx: RunContext, model: LoadedModel, positive: Conditioning, guider: 
     projection = step_previews(ctx, model)
     for index, t in enumerate(timesteps):
         ctx.check_aborted()
-        prediction = family.predict(latents, t, positive.embeds, latent.first_frame)
+        prediction = family.predict(latents, t, positive.embeds, first_frame)
         if combine is not None:
-            unconditional = family.predict(latents, t, negative, latent.first_frame)
+            unconditional = family.predict(latents, t, negative, first_frame)
             combine.set_state(index, total, t)
             prediction = combine.forward(prediction, unconditional).pred
         noisy, latents = latents, scheduler.step(prediction, t, latents, return_dict=False)[0]
+        if known is not None:
+            # step_index now points at the noise level of the latents the step returned (0 after the last step).
+            latents = known.keep(family, latents, scheduler.sigmas[scheduler.step_index])
         if projection is None:
             ctx.set_progress(index + 1, total)
             continue
-        clean = family.predicted_clean(noisy, prediction, scheduler, latent.first_frame)
+        clean = family.predicted_clean(noisy, prediction, scheduler, first_frame)
+        if known is not None:
+            clean = known.blend(clean)
         ctx.set_progress(index + 1, total, preview=projection.project(clean))
-    latents = family.apply_first_frame(latents, latent.first_frame)
-    return Latent(latent.width, latent.height, latent.frames, samples=latents, first_frame=latent.first_frame)
+    return latents

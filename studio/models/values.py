@@ -20,6 +20,9 @@ class LoadedModel:
     dtype: str
     # The step-preview projection (studio.models.previews), fitted or read from disk on first use.
     latent_projection: Any = field(default=None, repr=False, compare=False)
+    # The last clip Inpaint encoded, as (its frames array, its latents): re-running with a new prompt or seed on the
+    # same clip does not encode it again (studio.models.inpainting).
+    encoded_source: Any = field(default=None, repr=False, compare=False)
 
     @property
     def pipeline(self) -> Any:

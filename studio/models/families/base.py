@@ -103,6 +103,35 @@ class ModelFamily:
         """
         return None
 
+    # -- inpainting
+    def latent_mask(self, covered: torch.Tensor) -> torch.Tensor:
+        """(F, H, W) bool pixels to regenerate -> (1, 1, T, h, w) float32 latent cells to regenerate (1) or keep (0).
+
+        A latent cell is regenerated when any pixel it decodes to is covered (dilate, never erode), so every
+        covered pixel comes from regenerated latents: temporal_compression frames x spatial_compression^2 pixels
+        per cell, and the first frame alone in the first latent frame of a causal VAE.
+        """
+        s, t = self.spatial_compression, self.temporal_compression
+        pixels = covered.to(torch.float32)[None, None]
+        parts = []
+        if self.causal_first_frame:
+            parts.append(torch.nn.functional.max_pool3d(pixels[:, :, :1], (1, s, s), ceil_mode=True))
+            pixels = pixels[:, :, 1:]
+        if pixels.shape[2]:
+            parts.append(torch.nn.functional.max_pool3d(pixels, (t, s, s), ceil_mode=True))
+        return torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
+
+    def noised(self, clean: torch.Tensor, noise: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """`clean` latents noised to the scheduler's noise level `sigma` (one of scheduler.sigmas) with `noise`, as
+        the family's schedulers define it; sigma 0 gives `clean` exactly."""
+        raise NotImplementedError
+
+    def inpaint_problem(self) -> str | None:
+        """Why this model cannot inpaint, or None when it can."""
+        if type(self).noised is ModelFamily.noised:
+            return f"{self.name} models cannot inpaint yet"
+        return None
+
     # -- pixels
     supports_first_frame: bool = False
 

@@ -115,6 +115,20 @@ class WanFamily(ModelFamily):
         clean = latents.to(torch.float32) - sigma * prediction.to(torch.float32)
         return self.apply_first_frame(clean, first_frame)
 
+    # -- inpainting
+    def noised(self, clean: torch.Tensor, noise: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        # Flow matching: x_t = (1 - sigma) x0 + sigma noise, as every scheduler offered here adds noise.
+        sigma = torch.as_tensor(sigma).to(clean.device, torch.float32)
+        return (1 - sigma) * clean + sigma * noise
+
+    def inpaint_problem(self) -> str | None:
+        config = self.pipe.transformer.config
+        if config.in_channels != self.pipe.vae.config.z_dim:
+            # Wan 2.1 image-to-video concatenates image channels to the latents; inpainting has no image to give.
+            return (f"this {self.name} model takes {config.in_channels - self.pipe.vae.config.z_dim} extra image "
+                    "channels (Wan 2.1 image-to-video); inpaint with a text-to-video or Wan 2.2 TI2V model")
+        return None
+
     # -- pixels
     def _stats(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         config = self.pipe.vae.config

@@ -5,9 +5,20 @@ import os
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
-RESOURCES = PACKAGE_ROOT.parent / "resources"
+
+
+def find_resources() -> Path:
+    """The studio's bundled files (example workflows, bundled models, icons): inside the installed package
+    (`studio/resources/`, where the wheel puts them), else the checkout's `resources/` next to the package
+    (editable installs, tests)."""
+    installed = PACKAGE_ROOT / "resources"
+    return installed if installed.is_dir() else PACKAGE_ROOT.parent / "resources"
+
+
+RESOURCES = find_resources()
 WORKFLOWS = RESOURCES / "workflows"
 BUNDLED_MODELS = RESOURCES / "models"
+ICONS = RESOURCES / "icons"
 
 
 def user_cache_dir() -> Path:

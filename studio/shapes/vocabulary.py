@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Iterable, Optional
 
+from studio.paths import BUNDLED_MODELS
+
 COLOURS = ("red", "yellow", "green", "cyan", "blue", "magenta")
 SHAPES = ("circle", "square", "triangle")
 DIRECTIONS = ("left", "right", "up", "down")
@@ -47,7 +49,7 @@ HELD_OUT: tuple[Triple, ...] = (
 ALL_TRIPLES: tuple[Triple, ...] = tuple(itertools.product(COLOURS, SHAPES, DIRECTIONS))
 TRAINING_TRIPLES: tuple[Triple, ...] = tuple(t for t in ALL_TRIPLES if t not in HELD_OUT)
 
-HELDOUT_PATH = Path(__file__).resolve().parents[2] / "resources" / "models" / "shapes" / "heldout.json"
+HELDOUT_PATH = BUNDLED_MODELS / "shapes" / "heldout.json"
 
 
 def _check(value: Optional[str], allowed: tuple[str, ...], what: str) -> None:

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The CPU build of torch; GPU users install their CUDA build into .venv first (see README) and setup keeps it.
 TORCH_CPU := torch==2.13.0
 
-.PHONY: setup render test studio clean
+.PHONY: setup render test studio dist check-dist clean
 
 setup: $(VENV)/.installed
 
@@ -16,17 +16,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -e '.[dev]'
 	touch $@
 
-# Until the bundled shapes model is trained (its own issue), render through a tiny random-init model: the frames
-# are noise, but the whole path (load, encode, guide, sample, decode, H.264) is the real one.
+# Render the text-to-video example with the bundled shapes model (resources/models/shapes): a red circle moving right.
 render: setup
-	@if [ -f resources/models/shapes/model_index.json ]; then \
-	  $(PY) -m studio.cli render resources/workflows/text_to_video.json --out renders/text_to_video.mp4 --overwrite; \
-	else \
-	  echo "bundled model not present yet: rendering with a tiny random-init model (expect noise)"; \
-	  $(PY) -m studio.models.tiny build/tiny-wan --expand-timesteps && \
-	  $(PY) -m studio.cli render resources/workflows/text_to_video.json --out renders/text_to_video.mp4 \
-	    --overwrite --set model.path=$(CURDIR)/build/tiny-wan; \
-	fi
+	$(PY) -m studio.cli render resources/workflows/text_to_video.json --out renders/text_to_video.mp4 --overwrite
 
 # Open the studio window with the text-to-video example.
 studio: setup
@@ -35,5 +27,16 @@ studio: setup
 test: setup
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
+# The wheel users install (packaging/install.sh): the studio, nodes/ and resources/ (examples, bundled models, icons).
+# build/lib is cleared first because setuptools reuses it and would ship files deleted since.
+dist: setup
+	rm -rf build/lib build/bdist.* dist/studio-*.whl
+	$(PY) -m pip wheel --no-deps --no-build-isolation -w dist .
+	@ls -l dist/studio-*.whl
+
+# Build the wheel, install it with packaging/install.sh into a throwaway home, render, screenshot, uninstall.
+check-dist: dist
+	packaging/check.sh dist/studio-*.whl
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

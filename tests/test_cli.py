@@ -153,7 +153,8 @@ def test_ctrl_c_cancels_the_render_cleanly(tiny_model, tmp_path):
 
     out = tmp_path / "o.mp4"
     command = [sys.executable, "-m", "studio.cli", "render", str(EXAMPLE), "--out", str(out), *small(tiny_model),
-               "--set", "sampler.steps=1000", "--set", "latent.width=96", "--set", "latent.height=96"]
+               "--set", "sampler.steps=1000", "--set", "latent.width=192", "--set", "latent.height=192",
+               "--set", "latent.frames=17"]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     seen = ""
@@ -162,7 +163,7 @@ def test_ctrl_c_cancels_the_render_cleanly(tiny_model, tmp_path):
     time.sleep(1.0)  # well into the sampler
     process.send_signal(signal.SIGINT)
     _, rest = process.communicate(timeout=120)
-    assert process.returncode == 130
+    assert process.returncode == 130, rest[-2000:]
     assert "studio render: cancelled" in rest and "Traceback" not in rest
     assert not out.exists()
 

@@ -155,7 +155,10 @@ def test_ctrl_c_cancels_the_render_cleanly(tiny_model, tmp_path):
     command = [sys.executable, "-m", "studio.cli", "render", str(EXAMPLE), "--out", str(out), *small(tiny_model),
                "--set", "sampler.steps=1000", "--set", "latent.width=192", "--set", "latent.height=192",
                "--set", "latent.frames=17"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    # As from a terminal: Ctrl+C's default disposition. (Earlier tests may leave SIGINT ignored in this process, and
+    # an ignored signal stays ignored across exec, so the CLI would never see it.)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     seen = ""
     while "prompt done" not in seen and time.monotonic() < deadline:

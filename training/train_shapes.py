@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="model folder to write (default: the bundled resources/models/shapes)")
     parser.add_argument("--work", type=Path, default=REPO / "build" / "shapes-training",
                         help="checkpoints, latent pool, loss.csv, loss.png (default: build/shapes-training)")
-    # Defaults fill about 2 hours on a 2-core CPU (measured: 0.85 s per VAE step, 0.25 s per transformer step).
+    # The defaults made the bundled model; its MODEL_CARD.md has their measured time on a 2-core CPU.
     parser.add_argument("--vae-steps", type=int, default=3000, help="stage 1, first phase: total steps")
     parser.add_argument("--vae-refine-steps", type=int, default=800,
                         help="stage 1, second phase (whole clips, shape-balanced loss): total steps")

@@ -7,6 +7,7 @@ from pathlib import Path
 from studio.engine.errors import NodeError
 from studio.graph.registry import Input, Output, Param, catalogue, node
 from studio.graph.types import ParamType, PortType
+from studio.media.embedded import fill_params_as_used
 from studio.media.naming import DEFAULT_TEMPLATE
 
 
@@ -134,18 +135,6 @@ def _workflow_as_run(ctx, folder: Path) -> dict:
     files made absolute, so the render re-renders from wherever it is opened. Its own output never overwrites."""
     workflow = copy.deepcopy(ctx.workflow)
     workflow.pop("previews", None)
-    registry = catalogue()
-    for node_id, entry in workflow.get("nodes", {}).items():
-        spec = registry.get(entry.get("type", ""))
-        if spec is None:
-            continue
-        params = entry["params"] = {**spec.default_params(), **entry.get("params", {})}
-        for param in spec.params:
-            value = params.get(param.name)
-            if param.path and isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
-                resolved = ctx.resolve_path(value)
-                if resolved.exists():  # a bare model name ("shapes") is not a path: it stays as it is
-                    params[param.name] = str(resolved)
-        if node_id == ctx.node_id:
-            params.update(folder=str(folder), overwrite=False)
+    fill_params_as_used(workflow, catalogue(), ctx.base_dir)
+    workflow["nodes"][ctx.node_id]["params"].update(folder=str(folder), overwrite=False)
     return workflow

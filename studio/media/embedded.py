@@ -193,3 +193,20 @@ def gif_comments(gif: bytes) -> list[str]:
         else:  # 0x3B trailer, or damage
             break
     return comments
+
+
+def fill_params_as_used(workflow: dict[str, Any], registry: Any, base_dir: Path) -> dict[str, Any]:
+    """Make `workflow` (in place) say what ran: every node's defaults filled in, and relative path parameters that
+    name existing files made absolute against `base_dir`, so it re-renders from wherever it is opened. Returns it."""
+    for entry in workflow.get("nodes", {}).values():
+        spec = registry.get(entry.get("type", ""))
+        if spec is None:
+            continue
+        params = entry["params"] = {**spec.default_params(), **entry.get("params", {})}
+        for param in spec.params:
+            value = params.get(param.name)
+            if param.path and isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+                resolved = base_dir / Path(value).expanduser()
+                if resolved.exists():  # a bare model name ("shapes") is not a path: it stays as it is
+                    params[param.name] = str(resolved)
+    return workflow

@@ -18,6 +18,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from studio.graph.registry import NodeRegistry, catalogue
 from studio.graph.workflow import WorkflowError, workflow_from_json
+from studio.media.embedded import fill_params_as_used
 from studio.media.export import Export, ExportError, export_clip
 from studio.media.video_io import Video
 from studio.ui.preview_store import FINAL, PreviewStore, Step
@@ -94,19 +95,9 @@ def workflow_as_run(snapshot: dict[str, Any], registry: NodeRegistry | None = No
     except WorkflowError:
         return None
     workflow.pop("previews", None)
-    base_dir = Path(snapshot.get("base_dir") or Path.cwd())
-    registry = registry or catalogue()
+    fill_params_as_used(workflow, registry or catalogue(), Path(snapshot.get("base_dir") or Path.cwd()))
     for entry in workflow.get("nodes", {}).values():
-        spec = registry.get(entry.get("type", ""))
-        if spec is None:
-            continue
-        params = entry["params"] = {**spec.default_params(), **entry.get("params", {})}
-        for param in spec.params:
-            value = params.get(param.name)
-            if param.path and isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
-                resolved = base_dir / Path(value).expanduser()
-                if resolved.exists():  # a bare model name ("shapes") is not a path: it stays as it is
-                    params[param.name] = str(resolved)
+        params = entry.get("params", {})
         if "overwrite" in params:
             params["overwrite"] = False
     return workflow

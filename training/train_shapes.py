@@ -77,10 +77,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=REPO / "build" / "shapes-training",
                         help="checkpoints, latent pool, loss.csv, loss.png (default: build/shapes-training)")
     # The defaults made the bundled model; its MODEL_CARD.md has their measured time on a 2-core CPU.
-    parser.add_argument("--vae-steps", type=int, default=3000, help="stage 1, first phase: total steps")
-    parser.add_argument("--vae-refine-steps", type=int, default=800,
+    parser.add_argument("--vae-steps", type=int, default=2000, help="stage 1, first phase: total steps")
+    parser.add_argument("--vae-refine-steps", type=int, default=600,
                         help="stage 1, second phase (whole clips, shape-balanced loss): total steps")
-    parser.add_argument("--steps", type=int, default=12000, help="stage 2 total steps")
+    parser.add_argument("--steps", type=int, default=9000, help="stage 2 total steps")
     parser.add_argument("--batch", type=int, default=None, help="stage 2 batch (default: the preset's)")
     parser.add_argument("--vae-batch", type=int, default=None, help="stage 1 batch (default: the preset's)")
     parser.add_argument("--pool", type=int, default=None, help="clips in the latent pool (default: the preset's)")

@@ -17,7 +17,7 @@ from studio.engine.context import RunContext
 from studio.engine.errors import NodeError
 from studio.media.masks import Mask
 from studio.media.video_io import Video
-from studio.models.sampling import KnownRegion, denoise_steps, plan_steps, seeded_noise
+from studio.models.sampling import KnownRegion, denoise_steps, plan_steps
 from studio.models.values import Conditioning, Guider, LoadedModel
 
 
@@ -61,9 +61,12 @@ def inpaint(ctx: RunContext, model: LoadedModel, positive: Conditioning, guider:
     check_inputs(model, source, mask)
     family = model.family
     device = model.pipeline._execution_device
-    scheduler, timesteps = plan_steps(family, scheduler_name, steps, strength, device, param="strength")
+    shape = family.latent_shape(source.width, source.height, source.num_frames)
+    scheduler, timesteps = plan_steps(family, scheduler_name, steps, strength, device, param="strength",
+                                      latent_shape=shape)
     first = len(scheduler.timesteps) - len(timesteps)
-    scheduler.set_begin_index(first)
+    if hasattr(scheduler, "set_begin_index"):  # the DDIM-style CogVideoX schedulers keep no step index
+        scheduler.set_begin_index(first)
 
     samples = encoded_source(model, source)
     ctx.check_aborted()
@@ -71,12 +74,13 @@ def inpaint(ctx: RunContext, model: LoadedModel, positive: Conditioning, guider:
     latent_mask = family.latent_mask(covered).to(device)
     if latent_mask.shape[2:] != samples.shape[2:]:
         raise RuntimeError(f"latent mask {tuple(latent_mask.shape)} does not fit latents {tuple(samples.shape)}")
-    noise = seeded_noise(tuple(samples.shape), seed, device)
+    noise = family.initial_noise(tuple(samples.shape), seed, device)
     known = KnownRegion(samples, noise, latent_mask)
-    start = family.noised(samples, noise, scheduler.sigmas[first])
+    start = family.noised(samples, noise, family.noise_level(scheduler, first))
     if first == 0:
-        # Full strength: the region starts from pure noise, as a plain render does.
-        start = latent_mask * noise + (1 - latent_mask) * start
+        # Full strength: the region starts from pure noise, as a plain render does (times init_noise_sigma: 1 for
+        # flow matching, the first sigma for the sigma-scaled Euler-style schedulers).
+        start = latent_mask * (noise * getattr(scheduler, "init_noise_sigma", 1.0)) + (1 - latent_mask) * start
     latents = denoise_steps(ctx, model, positive, guider, start, scheduler, timesteps, None, known=known)
 
     frames = composite(source, mask, _decode_masked(family, latents, latent_mask, tiled))

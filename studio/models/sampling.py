@@ -30,8 +30,11 @@ def make_guider(guider: Guider) -> Any:
 def initial_latents(latent: Latent, scheduler: Any, timesteps: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """Pure noise for a full denoise; otherwise the given latents noised to the first remaining timestep."""
     if len(timesteps) == len(scheduler.timesteps):
-        scheduler.set_begin_index(0)
-        return noise
+        if hasattr(scheduler, "set_begin_index"):  # the DDIM-style CogVideoX schedulers keep no step index
+            scheduler.set_begin_index(0)
+        # The sigma-scaled schedulers' start; flow-matching ones (FlowMatchEulerDiscreteScheduler has no such
+        # attribute) start from the noise itself.
+        return noise * getattr(scheduler, "init_noise_sigma", 1.0)
     if latent.samples is None:
         raise NodeError("denoise below 1 keeps part of the input clip, but an Empty Latent Video has none: "
                         "connect an Encode Video latent, or set denoise to 1", param="denoise")
@@ -65,9 +68,9 @@ class KnownRegion:
     noise: torch.Tensor
     mask: torch.Tensor
 
-    def keep(self, family: ModelFamily, latents: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        """`latents` inside the mask, the known samples noised to `sigma` outside it."""
-        return self.mask * latents + (1 - self.mask) * family.noised(self.samples, self.noise, sigma)
+    def keep(self, family: ModelFamily, latents: torch.Tensor, level: Any) -> torch.Tensor:
+        """`latents` inside the mask, the known samples noised to `level` (family.noise_level) outside it."""
+        return self.mask * latents + (1 - self.mask) * family.noised(self.samples, self.noise, level)
 
     def blend(self, clean: torch.Tensor) -> torch.Tensor:
         """A clean-clip estimate inside the mask, the known samples outside it (what the result will be)."""
@@ -75,12 +78,12 @@ class KnownRegion:
 
 
 def plan_steps(family: ModelFamily, scheduler_name: str, steps: int, denoise: float, device: Any, *,
-               param: str = "denoise") -> tuple[Any, torch.Tensor]:
+               param: str = "denoise", latent_shape: tuple[int, ...] | None = None) -> tuple[Any, torch.Tensor]:
     """The scheduler, set for `steps`, and the timesteps a denoise of `denoise` runs (the last round(steps * d))."""
     if scheduler_name not in family.schedulers:
         raise NodeError(f"{family.name} models offer schedulers {', '.join(family.schedulers)}", param="scheduler")
     scheduler = family.make_scheduler(scheduler_name)
-    scheduler.set_timesteps(steps, device=device)
+    family.set_timesteps(scheduler, steps, device, latent_shape)
     # Like the video-to-video pipeline: denoise d keeps the last round(steps * d) steps.
     kept = min(int(steps * denoise), steps)
     if kept == 0:
@@ -89,21 +92,14 @@ def plan_steps(family: ModelFamily, scheduler_name: str, steps: int, denoise: fl
     return scheduler, scheduler.timesteps[(steps - kept) * scheduler.order:]
 
 
-def seeded_noise(shape: tuple[int, ...], seed: int, device: Any) -> torch.Tensor:
-    """The same noise as the plain pipeline given generator=torch.Generator("cpu").manual_seed(seed)."""
-    from diffusers.utils.torch_utils import randn_tensor
-
-    return randn_tensor(shape, generator=torch.Generator("cpu").manual_seed(seed), device=device,
-                        dtype=torch.float32)
-
-
 @torch.no_grad()
 def sample(ctx: RunContext, model: LoadedModel, positive: Conditioning, guider: Guider, latent: Latent, *,
            seed: int, steps: int, scheduler_name: str, denoise: float) -> Latent:
     family = model.family
     device = model.pipeline._execution_device
-    scheduler, timesteps = plan_steps(family, scheduler_name, steps, denoise, device)
-    noise = seeded_noise(family.latent_shape(latent.width, latent.height, latent.frames), seed, device)
+    shape = family.latent_shape(latent.width, latent.height, latent.frames)
+    scheduler, timesteps = plan_steps(family, scheduler_name, steps, denoise, device, latent_shape=shape)
+    noise = family.initial_noise_with(shape, seed, device, latent.first_frame)
     latents = initial_latents(latent, scheduler, timesteps, noise)
     latents = denoise_steps(ctx, model, positive, guider, latents, scheduler, timesteps, latent.first_frame)
     latents = family.apply_first_frame(latents, latent.first_frame)
@@ -116,22 +112,24 @@ def denoise_steps(ctx: RunContext, model: LoadedModel, positive: Conditioning, g
     """Run `timesteps` from `latents`: cancellable before every step, reporting every step with a preview of every
     frame when the run wants previews. With `known`, latents outside its mask follow its noised trajectory."""
     family = model.family
-    guided = guider.scale > 1.0  # as the plain pipeline: no unconditional pass at scale 1
-    negative = (guider.negative or family.empty_prompt()).embeds if guided else None
+    guided = family.runs_unconditional(guider.scale)
+    negative = (guider.negative or family.empty_prompt()) if guided else None
     combine = make_guider(guider) if guided else None
     total = len(timesteps)
+    first_index = len(scheduler.timesteps) - total  # where in the schedule a partial denoise starts
     projection = step_previews(ctx, model)
     for index, t in enumerate(timesteps):
         ctx.check_aborted()
-        prediction = family.predict(latents, t, positive.embeds, first_frame)
+        prediction = family.predict(latents, t, positive, first_frame, scheduler=scheduler,
+                                    guidance_scale=guider.scale)
         if combine is not None:
-            unconditional = family.predict(latents, t, negative, first_frame)
-            combine.set_state(index, total, t)
-            prediction = combine.forward(prediction, unconditional).pred
-        noisy, latents = latents, scheduler.step(prediction, t, latents, return_dict=False)[0]
+            unconditional = family.predict_unconditional(latents, t, negative, first_frame, scheduler=scheduler,
+                                                         guidance_scale=guider.scale)
+            prediction = family.guide(combine, prediction, unconditional, index, total, t)
+        noisy, latents = latents, family.step(scheduler, prediction, t, latents)
         if known is not None:
-            # step_index now points at the noise level of the latents the step returned (0 after the last step).
-            latents = known.keep(family, latents, scheduler.sigmas[scheduler.step_index])
+            # The latents the step returned sit at the noise level of the schedule's next index.
+            latents = known.keep(family, latents, family.noise_level(scheduler, first_index + index + 1))
         if projection is None:
             ctx.set_progress(index + 1, total)
             continue

@@ -34,9 +34,11 @@ class Conditioning:
     """A prompt encoded by the model's own text encoder, with what the user needs to know about its length."""
 
     text: str
-    embeds: "torch.Tensor"
+    embeds: "torch.Tensor | None"
     tokens: int
     max_tokens: int
+    # What else the family's model takes with the embeddings (attention masks, pooled embeddings), by name.
+    extras: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def truncated(self) -> bool:

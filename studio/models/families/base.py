@@ -82,16 +82,61 @@ class ModelFamily:
 
     # -- sampling
     schedulers: ClassVar[tuple[str, ...]] = ("default",)
+    # diffusers step caches (keys of studio.models.memory.STEP_CACHES) checked to run with this family's
+    # transformer; Load Model refuses the others, naming the family.
+    step_caches: ClassVar[tuple[str, ...]] = ()
 
     def make_scheduler(self, name: str) -> Any:
         raise NotImplementedError
 
-    def predict(self, latents: torch.Tensor, t: torch.Tensor, embeds: torch.Tensor,
-                first_frame: torch.Tensor | None) -> torch.Tensor:
-        """The model's prediction at timestep t for the current latents."""
+    def set_timesteps(self, scheduler: Any, steps: int, device: Any, latent_shape: tuple[int, ...] | None) -> None:
+        """Set `scheduler` for `steps` steps as the plain pipeline does for latents of `latent_shape` (the studio's
+        layout; None when unknown). A family whose pipeline passes its own sigmas or a resolution-dependent shift
+        (`mu`) overrides."""
+        scheduler.set_timesteps(steps, device=device)
+
+    def initial_noise_with(self, shape: tuple[int, ...], seed: int, device: Any, first_frame: Any) -> torch.Tensor:
+        """What a full denoise starts from when the clip has `first_frame` (what encode_first_frame returned, or
+        None): initial_noise, unless the family's pipeline draws from the same generator for the image too."""
+        return self.initial_noise(shape, seed, device)
+
+    def initial_noise(self, shape: tuple[int, ...], seed: int, device: Any) -> torch.Tensor:
+        """The starting noise for `shape` (the studio's (1, C, F, h, w) layout), drawn exactly as the family's plain
+        pipeline draws it for generator=torch.Generator("cpu").manual_seed(seed): a family whose pipeline keeps
+        another layout draws in that layout and permutes."""
+        return seeded_noise(shape, seed, device)
+
+    def predict(self, latents: torch.Tensor, t: torch.Tensor, conditioning: Conditioning, first_frame: Any, *,
+                scheduler: Any, guidance_scale: float) -> torch.Tensor:
+        """The model's prediction at timestep t for the current latents ((1, C, F, h, w), whatever layout the
+        transformer wants inside). `first_frame` is what encode_first_frame returned, or None; `scheduler` is the
+        run's (for scale_model_input); `guidance_scale` is the Guidance node's scale, which guidance-distilled
+        families feed to the model itself."""
         raise NotImplementedError
 
-    def apply_first_frame(self, latents: torch.Tensor, first_frame: torch.Tensor | None) -> torch.Tensor:
+    def predict_unconditional(self, latents: torch.Tensor, t: torch.Tensor, negative: Conditioning, first_frame: Any,
+                              *, scheduler: Any, guidance_scale: float) -> torch.Tensor:
+        """The unconditional prediction guidance needs: the model on the negative prompt. A family whose
+        unconditional input is something else (Stable Video Diffusion: zeroed image embeddings and latents)
+        overrides."""
+        return self.predict(latents, t, negative, first_frame, scheduler=scheduler, guidance_scale=guidance_scale)
+
+    def runs_unconditional(self, scale: float) -> bool:
+        """Whether guidance at `scale` needs an unconditional prediction each step (as the plain pipeline: not at
+        scale 1; never for a guidance-distilled family)."""
+        return scale > 1.0
+
+    def guide(self, combine: Any, conditional: torch.Tensor, unconditional: torch.Tensor, index: int, total: int,
+              t: torch.Tensor) -> torch.Tensor:
+        """Combine the two predictions with the run's diffusers guider."""
+        combine.set_state(index, total, t)
+        return combine.forward(conditional, unconditional).pred
+
+    def step(self, scheduler: Any, prediction: torch.Tensor, t: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
+        """One scheduler step; a family whose scheduler steps differently (extra state, other arguments) overrides."""
+        return scheduler.step(prediction, t, latents, return_dict=False)[0]
+
+    def apply_first_frame(self, latents: torch.Tensor, first_frame: Any) -> torch.Tensor:
         return latents
 
     def predicted_clean(self, latents: torch.Tensor, prediction: torch.Tensor, scheduler: Any,
@@ -121,9 +166,14 @@ class ModelFamily:
             parts.append(torch.nn.functional.max_pool3d(pixels, (t, s, s), ceil_mode=True))
         return torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
 
-    def noised(self, clean: torch.Tensor, noise: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        """`clean` latents noised to the scheduler's noise level `sigma` (one of scheduler.sigmas) with `noise`, as
-        the family's schedulers define it; sigma 0 gives `clean` exactly."""
+    def noise_level(self, scheduler: Any, index: int) -> Any:
+        """The noise level of the latents at `index` of the scheduler's schedule (index len(timesteps): the end,
+        clean), in whatever form `noised` takes. Flow-matching schedulers keep it in `sigmas`."""
+        return scheduler.sigmas[index]
+
+    def noised(self, clean: torch.Tensor, noise: torch.Tensor, level: Any) -> torch.Tensor:
+        """`clean` latents noised to `level` (from noise_level) with `noise`, as the family's schedulers define it;
+        the level at the end of the schedule gives `clean` exactly."""
         raise NotImplementedError
 
     def inpaint_problem(self) -> str | None:
@@ -135,8 +185,9 @@ class ModelFamily:
     # -- pixels
     supports_first_frame: bool = False
 
-    def encode_first_frame(self, image: np.ndarray, width: int, height: int, frames: int) -> torch.Tensor:
-        """Only called when supports_first_frame; Image Conditioning refuses other models by name."""
+    def encode_first_frame(self, image: np.ndarray, width: int, height: int, frames: int) -> Any:
+        """Only called when supports_first_frame; Image Conditioning refuses other models by name. Whatever it
+        returns reaches predict, apply_first_frame and predicted_clean as `first_frame`."""
         raise NotImplementedError
 
     def encode_video(self, frames: np.ndarray) -> torch.Tensor:
@@ -145,6 +196,14 @@ class ModelFamily:
     def decode(self, latents: torch.Tensor, tiled: bool) -> np.ndarray:
         """Latents -> (F, H, W, 3) uint8 RGB frames."""
         raise NotImplementedError
+
+
+def seeded_noise(shape: tuple[int, ...], seed: int, device: Any) -> torch.Tensor:
+    """The same noise as a plain pipeline's randn_tensor given generator=torch.Generator("cpu").manual_seed(seed)."""
+    from diffusers.utils.torch_utils import randn_tensor
+
+    return randn_tensor(shape, generator=torch.Generator("cpu").manual_seed(seed), device=device,
+                        dtype=torch.float32)
 
 
 def to_uint8(frames: np.ndarray) -> np.ndarray:

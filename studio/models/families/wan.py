@@ -1,4 +1,5 @@
-"""Wan 2.1 / 2.2 text-to-video, and Wan 2.2 TI2V-style first-frame conditioning (`expand_timesteps`).
+"""Wan 2.1 / 2.2 text-to-video, Wan 2.2 TI2V-style first-frame conditioning (`expand_timesteps`) and Wan 2.1
+image-to-video (extra transformer channels and CLIP image embeddings: studio.models.families.wan_image).
 
 Each step mirrors diffusers' WanPipeline / WanImageToVideoPipeline operation for operation, so the studio's frames
 equal the plain pipeline's for the same components, seed and settings (tests/models/test_pipeline_equivalence.py).
@@ -10,7 +11,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from studio.engine.errors import NodeError
 from studio.models.families.base import ModelFamily, to_uint8
+from studio.models.families.wan_image import WanImageCondition, encode_image_condition, image_channels
 from studio.models.values import Conditioning
 
 # WanPipeline's default encoder length.
@@ -21,6 +24,8 @@ class WanFamily(ModelFamily):
     name = "Wan"
     pipeline_classes = ("WanPipeline", "WanImageToVideoPipeline")
     schedulers = ("default", "unipc", "euler", "dpm++")
+    # Each run on the tiny WanTransformer3DModel (tests/models/test_memory_options.py); MagCache needs mag_ratios.
+    step_caches = ("first_block", "pyramid_attention", "faster_cache", "taylorseer", "magcache")
     causal_first_frame = True
 
     def __init__(self, pipe: Any, manifest: dict[str, Any] | None = None) -> None:
@@ -31,7 +36,9 @@ class WanFamily(ModelFamily):
         self.size_multiple = self.spatial_compression * self.patch[1]
         # Wan 2.2 TI2V-style models take per-token timesteps, which is what lets a clean first frame sit at t = 0.
         self.expand_timesteps = bool(pipe.config.get("expand_timesteps", False))
-        self.supports_first_frame = self.expand_timesteps
+        # Wan 2.1 image-to-video models take the image as extra channels (and CLIP embeddings) instead.
+        self.image_channels = 0 if self.expand_timesteps else image_channels(pipe)
+        self.supports_first_frame = self.expand_timesteps or self.image_channels > 0
         self.max_tokens = min(WAN_MAX_SEQUENCE_LENGTH, pipe.tokenizer.model_max_length)
         # Read once: ModelMixin.dtype walks every parameter, which costs more than a tiny model's step.
         self.transformer_dtype = pipe.transformer.dtype
@@ -88,13 +95,15 @@ class WanFamily(ModelFamily):
     def _blend(latents: torch.Tensor, first_frame: torch.Tensor | None, mask: torch.Tensor) -> torch.Tensor:
         return latents if first_frame is None else (1 - mask) * first_frame + mask * latents
 
-    def apply_first_frame(self, latents: torch.Tensor, first_frame: torch.Tensor | None) -> torch.Tensor:
-        if first_frame is None:
-            return latents
+    def apply_first_frame(self, latents: torch.Tensor, first_frame: Any) -> torch.Tensor:
+        if first_frame is None or isinstance(first_frame, WanImageCondition):
+            return latents  # Wan 2.1 image-to-video conditions through extra channels, never replaces latents
         return self._blend(latents, first_frame, self._first_frame_mask(latents, first_frame))
 
-    def predict(self, latents: torch.Tensor, t: torch.Tensor, embeds: torch.Tensor,
-                first_frame: torch.Tensor | None) -> torch.Tensor:
+    def predict(self, latents: torch.Tensor, t: torch.Tensor, conditioning: Conditioning,
+                first_frame: Any, *, scheduler: Any, guidance_scale: float) -> torch.Tensor:
+        if self.image_channels:
+            return self._predict_from_image(latents, t, conditioning, first_frame)
         if self.expand_timesteps:
             # One mask serves both the first-frame blend and the per-token timesteps (0 on the clean first frame).
             mask = self._first_frame_mask(latents, first_frame)
@@ -104,7 +113,17 @@ class WanFamily(ModelFamily):
             model_input = self.apply_first_frame(latents, first_frame)
             timestep = t.expand(latents.shape[0])
         return self.pipe.transformer(hidden_states=model_input.to(self.transformer_dtype), timestep=timestep,
-                                     encoder_hidden_states=embeds, return_dict=False)[0]
+                                     encoder_hidden_states=conditioning.embeds, return_dict=False)[0]
+
+    def _predict_from_image(self, latents: torch.Tensor, t: torch.Tensor, conditioning: Conditioning,
+                            first_frame: WanImageCondition | None) -> torch.Tensor:
+        if first_frame is None:
+            raise NodeError(f"this {self.name} image-to-video model needs an image to start from: connect Image "
+                            "Conditioning between the latent and the sampler", input="latent")
+        model_input = torch.cat([latents, first_frame.channels], dim=1).to(self.transformer_dtype)
+        return self.pipe.transformer(hidden_states=model_input, timestep=t.expand(latents.shape[0]),
+                                     encoder_hidden_states=conditioning.embeds,
+                                     encoder_hidden_states_image=first_frame.image_embeds, return_dict=False)[0]
 
     def predicted_clean(self, latents: torch.Tensor, prediction: torch.Tensor, scheduler: Any,
                         first_frame: torch.Tensor | None) -> torch.Tensor:
@@ -116,9 +135,9 @@ class WanFamily(ModelFamily):
         return self.apply_first_frame(clean, first_frame)
 
     # -- inpainting
-    def noised(self, clean: torch.Tensor, noise: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    def noised(self, clean: torch.Tensor, noise: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
         # Flow matching: x_t = (1 - sigma) x0 + sigma noise, as every scheduler offered here adds noise.
-        sigma = torch.as_tensor(sigma).to(clean.device, torch.float32)
+        sigma = torch.as_tensor(level).to(clean.device, torch.float32)
         return (1 - sigma) * clean + sigma * noise
 
     def inpaint_problem(self) -> str | None:
@@ -144,7 +163,10 @@ class WanFamily(ModelFamily):
         return (latents - mean) * inverse_std
 
     @torch.no_grad()
-    def encode_first_frame(self, image: np.ndarray, width: int, height: int, frames: int) -> torch.Tensor:
+    def encode_first_frame(self, image: np.ndarray, width: int, height: int, frames: int) -> Any:
+        if self.image_channels:
+            return encode_image_condition(self.pipe, image, width, height, frames, self._encode,
+                                          self.transformer_dtype)
         import PIL.Image
 
         pixels = self.pipe.video_processor.preprocess(PIL.Image.fromarray(image), height=height, width=width)

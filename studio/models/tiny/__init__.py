@@ -1,4 +1,5 @@
-"""Tiny random-init Wan pipelines built offline from configs: for tests, benchmarks and smoke renders.
+"""Tiny random-init pipelines built offline from configs: for tests, benchmarks and smoke renders. This module holds
+Wan; each other family has its own module here (studio.models.tiny.<family>).
 
 The tokenizer comes from an inline vocabulary, so nothing is fetched from a hub. The outputs are noise-like (the
 weights are random) but every code path is the one full-size models take.

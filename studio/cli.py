@@ -184,8 +184,11 @@ def command_models(args: argparse.Namespace) -> int:
     models = find_models()
     if not models:
         print("no models found")
+    else:
+        print(f"{'name':32} {'family':12} {'pipeline':28} {'source':20} path")
     for entry in models:
-        print(f"{entry.name:32} {entry.pipeline_class:28} {entry.source:20} {entry.path}")
+        family = entry.family or "unsupported"  # a diffusers pipeline, but not a video family the studio drives
+        print(f"{entry.name:32} {family:12} {entry.pipeline_class:28} {entry.source:20} {entry.path}")
     print(f"\nsearched: bundled models, $STUDIO_MODELS_DIR ({user_models_dir() or 'not set'}), "
           f"Hugging Face cache ({hf_hub_cache()})")
     return 0

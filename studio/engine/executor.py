@@ -105,9 +105,21 @@ class Executor:
 
     @staticmethod
     def _call(spec: NodeSpec, ctx: RunContext, inputs: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        from studio.models.out_of_memory import free_cached_memory, is_out_of_memory, out_of_memory_error
+
+        out_of_memory = None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            outputs = spec.run(ctx, **inputs, **params)
+            try:
+                outputs = spec.run(ctx, **inputs, **params)
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                out_of_memory = out_of_memory_error(exc, spec.title, inputs, params)
+        if out_of_memory is not None:
+            # Raised outside the handler: the failed call's frames (and the tensors they hold) are gone first.
+            free_cached_memory()
+            raise out_of_memory
         if caught:
             ctx.report(warnings=sorted({str(w.message) for w in caught}))
         missing = [o.name for o in spec.outputs if o.name not in (outputs or {})]

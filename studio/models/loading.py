@@ -12,6 +12,8 @@ from studio.models.values import LoadedModel
 if TYPE_CHECKING:
     import torch
 
+    from studio.models.memory import MemoryOptions
+
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 # Libraries whose classes a model_index.json may name; anything else would mean custom code.
 TRUSTED_LIBRARIES = {"diffusers", "transformers"}
@@ -76,10 +78,15 @@ def resolve_dtype(choice: str, device: str) -> "torch.dtype":
     return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[choice]
 
 
-def load_model(path: Path, device_choice: str = "auto", dtype_choice: str = "auto") -> LoadedModel:
+def load_model(path: Path, device_choice: str = "auto", dtype_choice: str = "auto",
+               options: "MemoryOptions | None" = None) -> LoadedModel:
+    """Load a model folder onto the chosen device with the memory and speed options of Load Model applied."""
     from studio.models.families import family_for
+    from studio.models.memory import MemoryOptions, apply_memory_plan, fit_to_pipeline, plan_memory
+    from studio.models.step_caches import check_cache_inputs, install_step_cache
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    options = options or MemoryOptions()
     index = check_model_folder(path)
     family_class = family_for(index.get("_class_name", ""))
     if family_class is None:
@@ -87,6 +94,11 @@ def load_model(path: Path, device_choice: str = "auto", dtype_choice: str = "aut
                         "studio knows", param="path")
     device = resolve_device(device_choice)
     dtype = resolve_dtype(dtype_choice, device)
+    manifest = read_manifest(path)
+    # Everything that can be refused is refused before the weights are read.
+    plan = plan_memory(options, path, device, dtype, family_class)
+    if plan.step_cache != "off":
+        check_cache_inputs(plan.step_cache, family_class.name, manifest)
     import diffusers
 
     diffusers.utils.logging.disable_progress_bar()  # progress is the node's state, not a bar on the terminal
@@ -96,6 +108,9 @@ def load_model(path: Path, device_choice: str = "auto", dtype_choice: str = "aut
     except (OSError, ValueError, EnvironmentError) as exc:
         raise NodeError(f"cannot load {path}: {exc}", param="path") from None
     pipeline.set_progress_bar_config(disable=True)
-    pipeline.to(device)
-    return LoadedModel(path=path, name=path.name, family=family_class(pipeline, read_manifest(path)), device=device,
+    plan = fit_to_pipeline(plan, options, pipeline)
+    apply_memory_plan(pipeline, plan, device, dtype, family_class.name)
+    family = family_class(pipeline, manifest)
+    install_step_cache(family, plan.step_cache)
+    return LoadedModel(path=path, name=path.name, family=family, device=device,
                        dtype=str(dtype).removeprefix("torch."))

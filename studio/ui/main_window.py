@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QWidget
 
 from studio import __version__
@@ -24,8 +24,10 @@ from studio.ui.editor import GraphEditor
 from studio.ui.export_dialog import ExportDialog
 from studio.ui.export_job import ExportSource
 from studio.ui.files import Autosaver, SaveError, write_workflow_file
+from studio.ui.inpaint_actions import InpaintActions
 from studio.ui.inspector import Inspector
 from studio.ui.palette import NodePalette
+from studio.ui.recent_files import RecentFiles
 from studio.ui.run_panels import LogPanel, RunsPanel
 from studio.ui.run_status import RunStatusTracker
 from studio.ui.runner import EngineRunner, QueuedRun
@@ -33,12 +35,13 @@ from studio.ui.timeline import TimelineView
 
 AUTOSAVE_INTERVAL_MS = 60_000
 IDLE_AUTOSAVE_MS = 5_000  # after the last edit
-MAX_RECENT = 10
 FILE_FILTER = "Studio workflows (*.json);;All files (*)"
 OPEN_FILTER = "Workflows and renders (*.json *.mp4 *.webm *.gif *.png);;Studio workflows (*.json);;All files (*)"
 
 
 class MainWindow(QMainWindow):
+    graph_replaced = Signal(object)  # another workflow (a Graph) is now the open one
+
     def __init__(self, registry: NodeRegistry | None = None, runner: EngineRunner | None = None,
                  interactive: bool = True) -> None:
         super().__init__()
@@ -74,6 +77,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._connect()
+        self.inpaint = InpaintActions(self)  # mask tools on the timeline, "Send to inpaint"
         self.setAcceptDrops(True)
         self.resize(1500, 920)
         self._default_layout()
@@ -133,7 +137,7 @@ class MainWindow(QMainWindow):
         file_menu = menu.addMenu("&File")
         for action in (self.new_action, self.open_action):
             file_menu.addAction(action)
-        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent = RecentFiles(self.settings, file_menu.addMenu("Open &Recent"), self.open_path)
         self.examples_menu = file_menu.addMenu("Open &Example")
         for example in sorted(WORKFLOWS.glob("*.json")):
             self.examples_menu.addAction(example.stem.replace("_", " "), lambda e=example: self.open_example(e))
@@ -155,7 +159,7 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
-        run_menu = menu.addMenu("&Run")
+        self.run_menu = run_menu = menu.addMenu("&Run")
         run_menu.addAction(self.run_action)
         run_menu.addAction(self.cancel_action)
         help_menu = menu.addMenu("&Help")
@@ -167,7 +171,6 @@ class MainWindow(QMainWindow):
         for action in (self.open_action, self.save_action, None, self.undo_action, self.redo_action, None,
                        self.run_action, self.cancel_action, None, self.frame_action):
             toolbar.addSeparator() if action is None else toolbar.addAction(action)
-        self._refresh_recent_menu()
 
     def _connect(self) -> None:
         self.editor.selection_changed.connect(self._selection_changed)
@@ -192,6 +195,16 @@ class MainWindow(QMainWindow):
         self.status.set_graph(graph)
         self.editor.frame_all()
         self._update_title()
+        self.graph_replaced.emit(graph)
+
+    def show_graph(self, graph: Graph, template_name: str, unsaved: bool = False) -> None:
+        """Open `graph` as an untitled workflow named `template_name`; `unsaved` marks it as work to save.
+        The caller asks about the open work first (confirm_discard)."""
+        self._set_graph(graph, None, template_name=template_name)
+        self.autosaver.discard()
+        if unsaved:
+            self.undo_stack.resetClean()
+            self._update_title()
 
     @property
     def is_dirty(self) -> bool:
@@ -242,7 +255,7 @@ class MainWindow(QMainWindow):
             self._set_graph(graph, None, template_name=path.stem)
         else:
             self._set_graph(graph, path.resolve())
-            self._remember_recent(path.resolve())
+            self.recent.remember(path.resolve())
         self.log.add(f"opened {path}")
         self.autosaver.discard()
         return True
@@ -273,7 +286,7 @@ class MainWindow(QMainWindow):
         self.path, self.template_name = path, None
         self.undo_stack.setClean()
         self.autosaver.discard()
-        self._remember_recent(path)
+        self.recent.remember(path)
         self._update_title()
         self.statusBar().showMessage(f"saved {path}", 4000)
         return True
@@ -326,21 +339,8 @@ class MainWindow(QMainWindow):
         self.autosave()
         self.log.add(f"recovered {recoverable.describe()}", "good")
 
-    # -- recent files
-    def _remember_recent(self, path: Path) -> None:
-        recent = [p for p in self.recent_files() if p != str(path)]
-        self.settings.setValue("recent_files", [str(path)] + recent[:MAX_RECENT - 1])
-        self._refresh_recent_menu()
-
     def recent_files(self) -> list[str]:
-        value = self.settings.value("recent_files", [])
-        return [value] if isinstance(value, str) else list(value or [])
-
-    def _refresh_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for name in self.recent_files():
-            self.recent_menu.addAction(name, lambda n=name: self.open_path(Path(n)))
-        self.recent_menu.setEnabled(bool(self.recent_files()))
+        return self.recent.files()
 
     # -- running
     def run_workflow(self) -> QueuedRun | None:
@@ -437,6 +437,3 @@ class MainWindow(QMainWindow):
             self.export_window.stop()
         self.autosaver.close()
         event.accept()
-
-    def open_containing_folder(self, path: Path) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))

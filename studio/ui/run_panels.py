@@ -4,7 +4,9 @@ from __future__ import annotations
 import html
 import time
 
-from PySide6.QtCore import Qt
+from typing import Callable
+
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QHBoxLayout, QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton, QVBoxLayout,
                                QWidget)
@@ -18,6 +20,8 @@ STATUS_COLOURS = {"queued": "#9aa4b1", "running": "#4aa3ff", "done": "#5cc98a", 
 class RunsPanel(QWidget):
     """Every run of this session, newest last: queued, running, and how each one ended."""
 
+    send_requested = Signal(object)  # "Send to inpaint" on the selected run (a QueuedRun)
+
     def __init__(self, runner: EngineRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
@@ -26,8 +30,11 @@ class RunsPanel(QWidget):
         self.cancel_button.setToolTip("Stop the running workflow after the current step")
         self.remove_button = QPushButton("Remove from queue")
         self.clear_button = QPushButton("Clear finished")
+        self.send_button = QPushButton("Send to inpaint")
+        self.send_button.setToolTip("Open the inpainting example with the selected run's render as its source")
+        self.can_send: Callable[[QueuedRun], bool] = lambda run: False  # whether a run has a render to send
         buttons = QHBoxLayout()
-        for button in (self.cancel_button, self.remove_button, self.clear_button):
+        for button in (self.cancel_button, self.remove_button, self.clear_button, self.send_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
@@ -37,6 +44,7 @@ class RunsPanel(QWidget):
         self.cancel_button.clicked.connect(runner.cancel_current)
         self.remove_button.clicked.connect(self._remove_selected)
         self.clear_button.clicked.connect(runner.clear_finished)
+        self.send_button.clicked.connect(self._send_selected)
         self.list.currentRowChanged.connect(lambda _row: self._update_buttons())
         runner.queue_changed.connect(self.refresh)
         self.refresh()
@@ -57,6 +65,14 @@ class RunsPanel(QWidget):
                 self.list.setCurrentItem(item)
         self._update_buttons()
 
+    def selected_run(self) -> QueuedRun | None:
+        return self._selected()
+
+    def _send_selected(self) -> None:
+        run = self._selected()
+        if run is not None and self.can_send(run):
+            self.send_requested.emit(run)
+
     def _selected(self) -> QueuedRun | None:
         item = self.list.currentItem()
         if item is None:
@@ -74,6 +90,7 @@ class RunsPanel(QWidget):
         self.cancel_button.setEnabled(self.runner.current is not None)
         self.remove_button.setEnabled(selected is not None and selected.status == "queued")
         self.clear_button.setEnabled(any(run.status not in ("queued", "running") for run in self.runner.runs))
+        self.send_button.setEnabled(selected is not None and self.can_send(selected))
 
 
 class LogPanel(QPlainTextEdit):

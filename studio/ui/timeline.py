@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, Signal
 from studio.ui.preview_store import FINAL, PreviewStore, Step, map_frame
 from studio.ui.timeline_controls import STYLE, run_state_text, slider, thinned_text, tool_button
 from studio.ui.timeline_overview import StepFrameOverview
-from studio.ui.timeline_viewer import FrameViewer, mask_rgba
+from studio.ui.timeline_viewer import FrameViewer, MaskOverlay
 
 PAINT_HZ = 30
 ZOOMS = (("Fit", 0), ("1×", 1), ("2×", 2), ("4×", 4), ("8×", 8))
@@ -42,8 +42,9 @@ class TimelineView(QtWidgets.QWidget):
         self._compare_step: Step | None = None
         self._follow = True
         self._emitted: tuple[Step | None, int] | None = None
-        self._mask: np.ndarray | None = None
-        self._overlay_key: tuple | None = None
+        self._overlay = MaskOverlay()
+        self._backdrop: np.ndarray | None = None  # a clip to show while the store holds no images (the source)
+        self._backdrop_first = False  # show the backdrop even over the run's images
         self._seen_version = -1
         self._seen_generation = 0
         self._dirty = True
@@ -76,7 +77,7 @@ class TimelineView(QtWidgets.QWidget):
         self.export_button = tool_button("Export…", "Export the final frames or a step's previews (Ctrl+E)", False)
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(self.export_requested)
-        top = QtWidgets.QHBoxLayout()
+        self.top_bar = top = QtWidgets.QHBoxLayout()
         top.setContentsMargins(6, 4, 6, 0)
         for widget in (self.state_label, self.thinned_label):
             top.addWidget(widget)
@@ -144,6 +145,7 @@ class TimelineView(QtWidgets.QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(4)
         column.addLayout(top)
+        self._tool_rows = 1  # where add_tool_row inserts: under the top bar
         column.addWidget(self.splitter, 1)
         column.addLayout(bottom)
         for view in (self.viewer, self.compare_viewer, self.overview):
@@ -169,6 +171,35 @@ class TimelineView(QtWidgets.QWidget):
         return self._frame
 
     @property
+    def frame_count(self) -> int:
+        """Frames on the frame scrubber: the store's, or the backdrop's while the store holds no images."""
+        return len(self._backdrop) if self.showing_backdrop else self.store.frame_count
+
+    @property
+    def showing_backdrop(self) -> bool:
+        return self._backdrop is not None and (self._backdrop_first or not self.store.has_images)
+
+    def add_tool_row(self, widget: QtWidgets.QWidget) -> None:
+        """Put a row of tools (for example the mask tools) under the top bar."""
+        self.layout().insertWidget(self._tool_rows, widget)
+        self._tool_rows += 1
+
+    def set_backdrop(self, frames: np.ndarray | None, first: bool | None = None) -> None:
+        """A (F, H, W, 3) uint8 clip (the source to draw a mask on) shown in the viewer while there are no
+        previews, or instead of them when `first` (None keeps the choice); the compare viewer still shows steps."""
+        first = self._backdrop_first if first is None else first
+        if frames is self._backdrop and first == self._backdrop_first:
+            return
+        self._backdrop, self._backdrop_first = frames, first
+        self._seen_version = -1  # the scrubber's length and the viewer's rectangle may change
+        self._dirty = True
+
+    def set_frame_range(self, first: int | None, last: int | None, frames: int) -> None:
+        """Mark clip frames first..last (of `frames`) on the frame scrubber; None clears the marks."""
+        span = max(frames - 1, 1)
+        self.frame_slider.set_marks(None if first is None else first / span, None if last is None else last / span)
+
+    @property
     def compare_step(self) -> Step | None:
         return self._compare_step if self.compare_panel.isVisibleTo(self) else None
 
@@ -187,7 +218,7 @@ class TimelineView(QtWidgets.QWidget):
             self.set_follow_newest(False)
             self._step = self._snap(step)
         if frame is not None:
-            self._frame = min(max(int(frame), 0), max(self.store.frame_count - 1, 0))
+            self._frame = min(max(int(frame), 0), max(self.frame_count - 1, 0))
         self._selection_touched()
 
     def set_follow_newest(self, follow: bool) -> None:
@@ -210,7 +241,7 @@ class TimelineView(QtWidgets.QWidget):
 
     def set_playing(self, playing: bool) -> None:
         """Loop the frames of the shown step at the clip's fps."""
-        if playing and self.store.frame_count > 1:
+        if playing and self.frame_count > 1:
             self._play_timer.start(max(1, round(1000 / self.store.fps)))
         else:
             self._play_timer.stop()
@@ -219,11 +250,11 @@ class TimelineView(QtWidgets.QWidget):
     def toggle_playing(self) -> None:
         self.set_playing(not self.playing)
 
-    def set_overlay(self, mask: np.ndarray | None) -> None:
+    def set_overlay(self, mask: np.ndarray | None, frames: np.ndarray | None = None) -> None:
         """Draw a translucent mask over the viewers: (F, H, W) or (H, W), bool or float in [0, 1], stretched over
-        the image; frames are matched proportionally when F differs from the clip's. None removes it."""
-        self._mask = None if mask is None else np.asarray(mask)
-        self._overlay_key = ("changed",)
+        the image; frames are matched proportionally when F differs from the clip's. `frames`, one bool per clip
+        frame (matched the same way), limits it to the frames that are True. None removes it."""
+        self._overlay.set(mask, frames)
         self._dirty = True
 
     def refresh(self) -> None:
@@ -246,13 +277,15 @@ class TimelineView(QtWidgets.QWidget):
             self._seen_generation = store.generation
             self.set_follow_newest(True)
         newest = store.frames_at(store.newest_step) if store.newest_step is not None else store.frames_at(FINAL)
+        if self.showing_backdrop:
+            newest = self._backdrop
         self._rect_size = None if newest is None else (newest.shape[2], newest.shape[1])
         if self._follow and self._steps:
             self._step = self._steps[-1]
         self._step = self._snap(self._step)
         if self._compare_step is not None:
             self._compare_step = self._snap(self._compare_step)
-        self._frame = min(self._frame, max(store.frame_count - 1, 0))
+        self._frame = min(self._frame, max(self.frame_count - 1, 0))
         if self.playing:
             self._play_timer.setInterval(max(1, round(1000 / store.fps)))
         self.overview.sync(store)
@@ -287,27 +320,37 @@ class TimelineView(QtWidgets.QWidget):
 
     # -- painting (O(1): one frame lookup per viewer)
     def _paint(self) -> None:
-        count, steps = self.store.frame_count, self._steps
+        count, steps = self.frame_count, self._steps
         self._set_slider(self.step_slider, len(steps) - 1, self._index.get(self._step, 0))
         self._set_slider(self.frame_slider, count - 1, self._frame)
         self.step_label.setText(self._step_text(self._step))
         self.frame_label.setText(f"frame {self._frame + 1}/{count}" if count else "frame –")
-        self._show(self.viewer, self._step)
-        self.overview.set_cursor(self._step, self._frame)
+        self._show(self.viewer, self._step, self.showing_backdrop)
+        self.overview.set_cursor(self._step, self._store_frame())
         comparing = self.compare_panel.isVisibleTo(self)
         if comparing:
             self._set_slider(self.compare_slider, len(steps) - 1, self._index.get(self._compare_step, 0))
             self.compare_label.setText(self._step_text(self._compare_step))
             self._show(self.compare_viewer, self._compare_step)
-        self.overview.set_compare_cursor(self._compare_step if comparing else None, self._frame)
+        self.overview.set_compare_cursor(self._compare_step if comparing else None, self._store_frame())
         self._paint_overlay()
 
-    def _show(self, viewer: FrameViewer, step: Step | None) -> None:
-        frame = None if step is None else self.store.frame(step, self._frame)
+    def _show(self, viewer: FrameViewer, step: Step | None, backdrop: bool = False) -> None:
+        if backdrop:
+            step, frame = None, self._backdrop[min(self._frame, len(self._backdrop) - 1)]
+        else:
+            frame = None if step is None else self.store.frame(step, self._store_frame())
         viewer.show_frame(frame, self._rect_size)
         viewer.set_final(step == FINAL and frame is not None)
-        count = self.store.frame_count
-        viewer.set_caption("" if frame is None else f"{self._step_text(step)} · frame {self._frame + 1}/{count}")
+        count = self.frame_count
+        name = "source" if backdrop else self._step_text(step)
+        viewer.set_caption("" if frame is None else f"{name} · frame {self._frame + 1}/{count}")
+
+    def _store_frame(self) -> int:
+        """The shown frame as a frame of the store's clip (they differ while the backdrop sets the count)."""
+        if not self.showing_backdrop:
+            return self._frame
+        return map_frame(self._frame, self.frame_count, self.store.frame_count)
 
     def _step_text(self, step: Step | None) -> str:
         if step is None:
@@ -317,17 +360,7 @@ class TimelineView(QtWidgets.QWidget):
         return f"step {step}/{self.store.total_steps or '?'}"
 
     def _paint_overlay(self) -> None:
-        mask = self._mask
-        if mask is None:
-            key = None
-        else:
-            index = map_frame(self._frame, self.store.frame_count, len(mask)) if mask.ndim == 3 else None
-            key = (id(mask), index)
-        if key != self._overlay_key:
-            self._overlay_key = key
-            rgba = None if mask is None else mask_rgba(mask if key[1] is None else mask[key[1]])
-            self.viewer.show_overlay(rgba)
-            self.compare_viewer.show_overlay(rgba)
+        self._overlay.paint((self.viewer, self.compare_viewer), self._frame, self.frame_count)
 
     @staticmethod
     def _set_slider(slider: QtWidgets.QSlider, maximum: int, value: int) -> None:
@@ -362,6 +395,8 @@ class TimelineView(QtWidgets.QWidget):
         self.select(frame=value)
 
     def _cell_clicked(self, step: Step, frame: int) -> None:
+        if self.showing_backdrop:  # the cell's frame is one of the run's clip
+            frame = map_frame(frame, self.store.frame_count, self.frame_count)
         self.select(step, frame)
 
     def _follow_toggled(self, follow: bool) -> None:
@@ -396,14 +431,14 @@ class TimelineView(QtWidgets.QWidget):
         self.viewer.fit() if factor == 0 else self.viewer.set_zoom(factor)
 
     def _advance(self) -> None:
-        count = self.store.frame_count
+        count = self.frame_count
         if count:
             self._frame = (self._frame + 1) % count
             self._selection_touched()
             self.refresh()  # paint now so playback keeps the fps even between paint ticks
 
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
-        key, count = event.key(), self.store.frame_count
+        key, count = event.key(), self.frame_count
         ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
         if key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
             self.select(frame=self._frame + (1 if key == Qt.Key.Key_Right else -1))

@@ -1,8 +1,8 @@
 """The timeline's controls: their look (a scoped dark stylesheet) and what the run-state line says."""
 from __future__ import annotations
 
-from PySide6 import QtWidgets
-from PySide6.QtCore import Qt
+from PySide6 import QtGui, QtWidgets
+from PySide6.QtCore import QPointF, QRectF, Qt
 
 from studio.ui.preview_store import PreviewStore
 
@@ -44,6 +44,11 @@ STYLE = """
 #timeline QSlider#compareSlider::sub-page:horizontal { background: #2f6680; }
 #timeline QSlider#compareSlider::handle:horizontal { background: #4fc3f7; }
 #timeline QSplitter::handle { background: #1b1d21; }
+#timeline QLabel#maskLabel { color: #ff8fa8; font-weight: 600; padding-right: 4px; }
+#timeline QLabel#maskRange { color: #c3c7ce; font-family: monospace; }
+#timeline QSpinBox { color: #d5d8dd; background: #2a2d33; border: 1px solid #383c44; border-radius: 4px;
+    padding: 1px 4px; }
+#timeline QSpinBox:disabled { color: #5c626b; background: #23262b; }
 """
 
 
@@ -82,7 +87,51 @@ def tool_button(text: str, tip: str, checkable: bool) -> QtWidgets.QToolButton:
     return button
 
 
+class MarkedSlider(QtWidgets.QSlider):
+    """A scrubber that can show a marked range (a mask's first..last frame) as a band along its groove."""
+
+    MARK_COLOUR = QtGui.QColor(255, 70, 110)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._marks: tuple[float | None, float | None] = (None, None)
+
+    @property
+    def marks(self) -> tuple[float | None, float | None]:
+        return self._marks
+
+    def set_marks(self, start: float | None, end: float | None) -> None:
+        """Mark start..end, fractions of the scrubber's span (either may be None: unmarked)."""
+        if (start, end) != self._marks:
+            self._marks = (start, end)
+            self.update()
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
+        super().paintEvent(event)
+        start, end = self._marks
+        if start is None and end is None:
+            return
+        option = QtWidgets.QStyleOptionSlider()
+        self.initStyleOption(option)
+        handle = self.style().subControlRect(QtWidgets.QStyle.ComplexControl.CC_Slider, option,
+                                             QtWidgets.QStyle.SubControl.SC_SliderHandle, self)
+        # The handle's centre travels from half a handle in from each end: the marks follow the same span.
+        left, span = handle.width() / 2, max(self.width() - handle.width(), 1)
+        x0 = left + span * (0.0 if start is None else start)
+        x1 = left + span * (1.0 if end is None else end)
+        painter = QtGui.QPainter(self)
+        colour = QtGui.QColor(self.MARK_COLOUR)
+        colour.setAlpha(150)
+        mid = self.height() / 2
+        painter.fillRect(QRectF(x0, mid + 4, max(x1 - x0, 2.0), 3), colour)
+        painter.setPen(QtGui.QPen(self.MARK_COLOUR, 2))
+        for x, present in ((x0, start is not None), (x1, end is not None)):
+            if present:  # an in or out point: a tick like an editor's I/O marks
+                painter.drawLine(QPointF(x, mid - 7), QPointF(x, mid + 7))
+        painter.end()
+
+
 def slider(name: str) -> QtWidgets.QSlider:
-    widget = QtWidgets.QSlider(Qt.Orientation.Horizontal, objectName=name)
+    widget = MarkedSlider(Qt.Orientation.Horizontal, objectName=name)
     widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # arrow keys belong to the timeline
     return widget

@@ -5,6 +5,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from studio.ui.preview_store import map_frame
+
 BACKGROUND = "#15171a"
 OVERLAY_RGB = (255, 70, 110)
 OVERLAY_ALPHA = 120  # at mask value 1.0
@@ -57,6 +59,15 @@ class FrameViewer(pg.GraphicsView):
     def frame(self) -> np.ndarray | None:
         """The (H, W, 3) array on screen, or None."""
         return self._frame
+
+    @property
+    def rect_size(self) -> tuple[int, int] | None:
+        """(width, height) of the scene rectangle the frame is stretched over, or None before any frame."""
+        return self._rect_size
+
+    def frame_point(self, pos: QtCore.QPointF) -> QtCore.QPointF:
+        """A viewport position (a mouse event's) in the frame rectangle's coordinates, zoom and pan undone."""
+        return self.box.mapSceneToView(self.mapToScene(pos.toPoint()))
 
     def show_frame(self, frame: np.ndarray | None, rect_size: tuple[int, int] | None = None) -> None:
         """Show `frame` stretched over a `rect_size` (width, height) scene rectangle (default: its own size)."""
@@ -135,6 +146,36 @@ class FrameViewer(pg.GraphicsView):
         self.badge.adjustSize()
         self.badge.move(self.width() - self.badge.width() - 8, 6)
         self.placeholder.setGeometry(0, 0, self.width(), self.height())
+
+
+class MaskOverlay:
+    """A mask drawn over viewers frame by frame: (F, H, W) or (H, W) weights, optionally limited to the frames
+    where `frames` (one bool per clip frame) is True; both matched to the timeline's frames proportionally."""
+
+    def __init__(self) -> None:
+        self.mask: np.ndarray | None = None
+        self.frames: np.ndarray | None = None
+        self._key: tuple | None = None  # what the viewers show now: redrawn only when it changes
+
+    def set(self, mask: np.ndarray | None, frames: np.ndarray | None = None) -> None:
+        self.mask = None if mask is None else np.asarray(mask)
+        self.frames = None if frames is None else np.asarray(frames, bool)
+        self._key = ("changed",)
+
+    def paint(self, viewers: tuple[FrameViewer, ...], frame: int, count: int) -> None:
+        """Show the overlay for timeline frame `frame` of `count` on `viewers` (the first one's frame decides)."""
+        mask, shown_on = self.mask, self.frames
+        if shown_on is not None and len(shown_on) and not shown_on[map_frame(frame, count, len(shown_on))]:
+            mask = None  # outside the mask's frame range
+        if mask is None or viewers[0].frame is None:  # an empty viewer cleared its overlay: redraw it later
+            key = None
+        else:
+            key = (id(mask), map_frame(frame, count, len(mask)) if mask.ndim == 3 else None)
+        if key != self._key:
+            self._key = key
+            rgba = None if key is None else mask_rgba(mask if key[1] is None else mask[key[1]])
+            for viewer in viewers:
+                viewer.show_overlay(rgba)
 
 
 def mask_rgba(mask: np.ndarray) -> np.ndarray:

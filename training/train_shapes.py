@@ -60,13 +60,16 @@ PRESETS = {
                "text": {"d_model": 64, "layers": 2, "heads": 4},
                "transformer": {"heads": 4, "head_dim": 48, "layers": 6, "ffn_dim": 768},
                "vae_batch": 4, "batch": 16, "pool": 8192, "vae_lr": 5e-4, "lr": 3e-4, "vae_warmup": 100,
-               "warmup": 200, "vae_check": 48},
+               "warmup": 200, "vae_check": 48,
+               # The transformer's last steps bring the learning rate down to a tenth: a lower final loss in fewer
+               # steps.
+               "cooldown": 1500},
     # Seconds-long smoke runs (tests): same code path, toy widths.
     "smoke": {"vae": {"base_dim": 8, "z_dim": 4, "dim_mult": (1, 1, 1, 1), "num_res_blocks": 1},
               "text": {"d_model": 16, "layers": 1, "heads": 2},
               "transformer": {"heads": 2, "head_dim": 12, "layers": 1, "ffn_dim": 32},
               "vae_batch": 1, "batch": 2, "pool": 8, "vae_lr": 5e-4, "lr": 3e-4, "vae_warmup": 100,
-              "warmup": 200, "vae_check": 2},
+              "warmup": 200, "vae_check": 2, "cooldown": 0},
 }
 
 
@@ -209,7 +212,7 @@ def train(args: argparse.Namespace) -> dict:
     transformer_summary, ema = train_transformer(
         transformer, latents=normalise(vae, latents), attrs=attrs, embeddings=embeddings, work=work, seed=args.seed,
         steps=args.steps, batch=batch, lr=preset["lr"], warmup=preset["warmup"],
-        checkpoint_every=args.checkpoint_every, device=device, settings=settings)
+        checkpoint_every=args.checkpoint_every, device=device, settings=settings, cooldown=preset["cooldown"])
 
     pipeline.register_modules(transformer=ema)  # the averaged weights are the ones shipped
     sizes = export(pipeline, args.out)

@@ -22,7 +22,6 @@ PARTIAL_CAPTION_RATE = 0.15  # studio.shapes.clips.training_examples' default
 CAPTION_DROP_RATE = 0.1  # empty caption = the unconditional branch classifier-free guidance needs
 FIRST_FRAME_RATE = 0.5  # share of clips trained image-to-video
 FLOW_SHIFT = 3.0  # sigma shift of training noise levels, and the scheduler's flow_shift at inference
-COOLDOWN = 1500  # the last steps bring the learning rate down to a tenth: a lower final loss in fewer steps
 EMA_DECAY = 0.999
 
 
@@ -118,8 +117,9 @@ def flow_matching_loss(transformer, clean: torch.Tensor, embeds: torch.Tensor, f
 
 def train_transformer(transformer, *, latents: torch.Tensor, attrs: list[tuple[str, str, str]],
                       embeddings: dict[str, torch.Tensor], work: Path, seed: int, steps: int, batch: int, lr: float,
-                      warmup: int, checkpoint_every: int, device: torch.device, settings: dict):
-    """Train on the (normalised) latent pool; returns (summary, EMA copy of the transformer)."""
+                      warmup: int, checkpoint_every: int, device: torch.device, settings: dict, cooldown: int = 0):
+    """Train on the (normalised) latent pool; returns (summary, EMA copy of the transformer). The learning rate
+    falls to a tenth over the last `cooldown` steps."""
     transformer.to(device).train()
     ema = copy.deepcopy(transformer).eval().requires_grad_(False)  # the exported weights: steadier than the last step
     optimizer = torch.optim.AdamW(transformer.parameters(), lr=lr, weight_decay=0.01)
@@ -145,6 +145,6 @@ def train_transformer(transformer, *, latents: torch.Tensor, attrs: list[tuple[s
     summary = train_loop(stage="transformer", folder=work / "transformer", modules={"transformer": transformer,
                          "ema": ema}, trained=transformer, optimizer=optimizer, loss_at=loss_at, steps=steps, lr=lr,
                          warmup=warmup, checkpoint_every=checkpoint_every, log_path=work / "loss.csv",
-                         settings=settings, cooldown=min(COOLDOWN, steps // 2), after_step=update_ema)
+                         settings=settings, cooldown=cooldown, after_step=update_ema)
     transformer.eval().requires_grad_(False)
     return summary, ema

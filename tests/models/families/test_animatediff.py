@@ -14,6 +14,7 @@ from studio.media.video_io import Video, read_video, write_video
 from studio.paths import WORKFLOWS
 from studio.shapes.clips import ClipSpec, draw_clip
 from tests.helpers import example_snapshot, save_params
+from tests.models.families.common import run
 
 SIZE, FRAMES, STEPS = 32, 8, 3
 PROMPT, NEGATIVE = "a red circle moving right", "blue square"
@@ -29,15 +30,6 @@ def model(tmp_path_factory):
 @pytest.fixture(scope="module")
 def executor():
     return Executor(catalogue())  # shared: the model loads and the prompts encode once for the module
-
-
-def run(executor, snapshot, cancel_after_step=None):
-    events = []
-
-    def cancelled():
-        return cancel_after_step is not None and sum(e["event"] == "step" for e in events) >= cancel_after_step
-
-    return executor.run(snapshot, events.append, cancelled), events
 
 
 def snapshot(model, out, **params):

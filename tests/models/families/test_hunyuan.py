@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from studio.engine.executor import Executor
-from studio.graph.registry import catalogue
 from studio.media.video_io import read_video
 from tests.helpers import example_snapshot
 from tests.models.test_inpaint import inpaint_snapshot, source_clip
+from tests.models.families.common import run, render, to_uint8
 
 PROMPT = "a red circle moving right"
 MAX_TOKENS = 32  # the tiny model's prompt length after the template
@@ -36,36 +35,12 @@ def true_cfg_model(hunyuan_model, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def executor():
-    return Executor(catalogue())  # shared: each model loads once for the module
-
-
-@pytest.fixture(scope="module")
 def plain_pipeline(hunyuan_model):
     import diffusers
 
     pipe = diffusers.HunyuanVideoPipeline.from_pretrained(hunyuan_model)
     pipe.set_progress_bar_config(disable=True)
     return pipe
-
-
-def run(executor, snapshot, cancel_after_step=None):
-    events = []
-
-    def cancelled():
-        return cancel_after_step is not None and sum(e["event"] == "step" for e in events) >= cancel_after_step
-
-    return executor.run(snapshot, events.append, cancelled), events
-
-
-def render(executor, snapshot):
-    status, events = run(executor, snapshot)
-    assert status == "done", [e for e in events if e["event"] in ("node_failed", "run_finished")]
-    return events
-
-
-def to_uint8(frames):
-    return (np.clip(frames, 0, 1) * 255).round().astype(np.uint8)
 
 
 def reference(pipe, seed, steps, **options):

@@ -13,6 +13,7 @@ from studio.graph.registry import catalogue
 from studio.media.video_io import read_video
 from studio.paths import WORKFLOWS
 from tests.helpers import example_scale, example_snapshot, save_params
+from tests.models.families.common import run
 
 SIZE, FRAMES, STEPS = 32, 8, 3
 
@@ -38,15 +39,6 @@ def start_image(tmp_path_factory):
     path = tmp_path_factory.mktemp("image") / "start.png"
     PIL.Image.fromarray(image).save(path)
     return path
-
-
-def run(executor, snapshot, cancel_after_step=None):
-    events = []
-
-    def cancelled():
-        return cancel_after_step is not None and sum(e["event"] == "step" for e in events) >= cancel_after_step
-
-    return executor.run(snapshot, events.append, cancelled), events
 
 
 def workflow(name, model, out, **params):

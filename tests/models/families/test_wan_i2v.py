@@ -11,6 +11,7 @@ from studio.graph.registry import catalogue
 from studio.media.video_io import read_video
 from tests.helpers import example_snapshot
 from tests.models.test_inpaint import inpaint_snapshot, source_clip
+from tests.models.families.common import run
 
 PROMPT = "a red circle moving right"
 
@@ -34,15 +35,6 @@ def image_path(tmp_path_factory):
 @pytest.fixture(scope="module")
 def executor():
     return Executor(catalogue())  # shared: the model loads once for the module
-
-
-def run(executor, snapshot, cancel_after_step=None):
-    events = []
-
-    def cancelled():
-        return cancel_after_step is not None and sum(e["event"] == "step" for e in events) >= cancel_after_step
-
-    return executor.run(snapshot, events.append, cancelled), events
 
 
 def image_to_video_snapshot(model, image_path, out, **params):

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from studio.models.families.base import ModelFamily, to_uint8
+from studio.models.families.base import ModelFamily, encode_frames_one_by_one, to_uint8
 from studio.models.values import Conditioning
 
 # AnimateDiffPipeline's defaults: the size its examples use and how many frames its VAE decodes per call.
@@ -118,14 +118,8 @@ class AnimateDiffFamily(ModelFamily):
         b, c, f, h, w = latents.shape
         return latents.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
 
-    @torch.no_grad()
     def encode_video(self, frames: np.ndarray) -> torch.Tensor:
-        vae = self.pipe.vae
-        pixels = torch.from_numpy(frames).permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1.0
-        parts = [vae.encode(pixels[i:i + DECODE_CHUNK_FRAMES].to(vae.device, vae.dtype)).latent_dist.mode()
-                 for i in range(0, len(pixels), DECODE_CHUNK_FRAMES)]
-        latents = torch.cat(parts).to(self.pipe._execution_device, torch.float32) * vae.config.scaling_factor
-        return latents.unsqueeze(0).permute(0, 2, 1, 3, 4)
+        return encode_frames_one_by_one(self.pipe, frames, DECODE_CHUNK_FRAMES)
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor, tiled: bool) -> np.ndarray:

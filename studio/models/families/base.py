@@ -206,6 +206,18 @@ def seeded_noise(shape: tuple[int, ...], seed: int, device: Any) -> torch.Tensor
                         dtype=torch.float32)
 
 
+@torch.no_grad()
+def encode_frames_one_by_one(pipe: Any, frames: np.ndarray, chunk: int) -> torch.Tensor:
+    """(F, H, W, 3) uint8 frames -> (1, C, F, h, w) latents times the VAE's scaling_factor, for families whose VAE
+    encodes images (AnimateDiff's, SVD's): `chunk` frames a call, each frame its own latent frame."""
+    vae = pipe.vae
+    pixels = torch.from_numpy(frames).permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1.0
+    parts = [vae.encode(pixels[i:i + chunk].to(vae.device, vae.dtype)).latent_dist.mode()
+             for i in range(0, len(pixels), chunk)]
+    latents = torch.cat(parts).to(pipe._execution_device, torch.float32) * vae.config.scaling_factor
+    return latents.unsqueeze(0).permute(0, 2, 1, 3, 4)
+
+
 def to_uint8(frames: np.ndarray) -> np.ndarray:
     """Float frames in [0, 1] -> uint8, rounding to nearest (as PIL conversion of the pipeline's output does)."""
     return np.ascontiguousarray((np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8))

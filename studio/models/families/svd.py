@@ -17,7 +17,7 @@ import torch
 
 from studio.engine.errors import NodeError
 from studio.models.families.animatediff import clean_estimate, noise_space
-from studio.models.families.base import ModelFamily, to_uint8
+from studio.models.families.base import ModelFamily, encode_frames_one_by_one, to_uint8
 from studio.models.values import Conditioning
 
 # StableVideoDiffusionPipeline's defaults; a folder's studio_model.json may set any of them.
@@ -183,14 +183,8 @@ class StableVideoDiffusionFamily(ModelFamily):
         return torch.as_tensor(alpha).to(clean) * clean + torch.as_tensor(sigma).to(clean) * noise
 
     # -- pixels
-    @torch.no_grad()
     def encode_video(self, frames: np.ndarray) -> torch.Tensor:
-        vae = self.pipe.vae
-        pixels = torch.from_numpy(frames).permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1.0
-        parts = [vae.encode(pixels[i:i + TILED_DECODE_FRAMES].to(vae.device, vae.dtype)).latent_dist.mode()
-                 for i in range(0, len(pixels), TILED_DECODE_FRAMES)]
-        latents = torch.cat(parts).to(self.pipe._execution_device, torch.float32) * vae.config.scaling_factor
-        return latents.unsqueeze(0).permute(0, 2, 1, 3, 4)
+        return encode_frames_one_by_one(self.pipe, frames, TILED_DECODE_FRAMES)
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor, tiled: bool) -> np.ndarray:
